@@ -54,7 +54,7 @@ export function protoCodec<T>(type: protobuf.Type, mapping: WireMapping<T>, limi
       if (problem) return err(problem);
       let wire: WireMessage;
       try {
-        wire = type.decode(bytes) as unknown as WireMessage;
+        wire = type.decode(bytes);
       } catch (e) {
         return err(new MalformedError(`not a valid ${type.name}: ${(e as Error).message}`, -1, { cause: e }));
       }

@@ -66,3 +66,9 @@ export function parseSubject(text: string): ParsedSubject | undefined {
   if (!OP.test(op)) return undefined;
   return { node: nodeFromToken(parts[2]!), side, op };
 }
+
+/** `infra.v1.<node>.ctl.<role>` — where one process of the node serves operator queries. */
+export function ctlPrefix(node: string, role: string): string {
+  if (!OP.test(role)) throw new Error(`invalid role "${role}"`);
+  return `${prefix(node, 'ctl')}.${role}`;
+}

@@ -220,7 +220,7 @@ export function requireString(value: unknown, field: string, max = 1024): string
 /** One of the enum's non-zero values (proto3 enums are open: unknown numbers arrive as numbers). */
 export function enumValue<T extends number>(value: unknown, field: string, allowed: readonly T[]): T {
   if (typeof value === 'number' && (allowed as readonly number[]).includes(value)) return value as T;
-  throw new ValidationError(field, value === 0 || value === undefined ? 'required' : `unknown value ${String(value)}`);
+  throw new ValidationError(field, value === 0 || value === undefined ? 'required' : `unknown value ${typeof value === 'number' ? value : typeof value}`);
 }
 
 /** A sub-message that must be present. */

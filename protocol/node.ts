@@ -15,7 +15,7 @@ const WIRE_TO_ROLE: readonly (Role | undefined)[] = [undefined, 'agent', 'manage
 
 export function roleFromWire(value: unknown, field: string): Role {
   const role = typeof value === 'number' ? WIRE_TO_ROLE[value] : undefined;
-  if (!role) throw new ValidationError(field, value === 0 || value === undefined ? 'required' : `unknown role ${String(value)}`);
+  if (!role) throw new ValidationError(field, value === 0 || value === undefined ? 'required' : `unknown role ${typeof value === 'number' ? value : typeof value}`);
   return role;
 }
 export function roleToWire(role: Role): number {

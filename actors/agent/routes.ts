@@ -1,0 +1,32 @@
+/** The agent's request handlers: the manager's full-state pull (agent.sync). */
+import type { Clock } from '../../core/clock.js';
+import { err } from '../../core/result.js';
+import { route, type Route } from '../../messages/bus.js';
+import { BusError } from '../../messages/errors.js';
+import { agentMethods } from '../../protocol/methods.js';
+import type { FullState } from '../../protocol/sync.js';
+import { ask } from '../ask.js';
+import type { ProcessRefs } from '../ctl-routes.js';
+
+export interface AgentRouteDeps {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly refs: ProcessRefs;
+  readonly askTimeoutMs: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function agentRoutes(deps: AgentRouteDeps): Route<any, any>[] {
+  return [
+    route(agentMethods.sync, (r) => {
+      if (r.node !== deps.node) {
+        return err(new BusError('INVALID_ARGUMENT', `sync for node "${r.node}" sent to ${deps.node}`, 'node'));
+      }
+      if (r.from !== 'manager') return err(new BusError('PERMISSION_DENIED', `only the manager pulls state, not a ${r.from}`, 'from'));
+      return ask<FullState>(deps.refs.intent, (reply) => ({ type: 'state.get', reply }), {
+        clock: deps.clock,
+        timeoutMs: deps.askTimeoutMs,
+      });
+    }),
+  ];
+}

@@ -1,0 +1,74 @@
+/**
+ * The actor that owns a process's intent (IntentState) and serialises every change to it.
+ * Requests arrive as events carrying a reply callback (see ask.ts); the actor answers each
+ * with a typed result. Shared by manager and agent until the manager's domain actors
+ * (one per service, endpoint set and pod interface) take over its role there.
+ */
+import { setup, type ActorRefFrom } from 'xstate';
+import type { Result } from '../../core/result.js';
+import type { BusError } from '../../messages/errors.js';
+import type { ChangeReply, HostInterface, PodInterface, ServiceKey, ServicePort } from '../../protocol/intent.js';
+import type { FullState } from '../../protocol/sync.js';
+import type { Reply } from '../ask.js';
+import { IntentState, type IntentCounts } from './intent-state.js';
+
+export interface IntentSnapshot extends IntentCounts {
+  readonly revision: number;
+  readonly digest: string;
+}
+
+export type IntentEvent =
+  | { type: 'pod.add'; pod: PodInterface; reply: Reply<ChangeReply> }
+  | { type: 'pod.delete'; node: string; containerId: string; reply: Reply<ChangeReply> }
+  | { type: 'host.setup'; host: HostInterface; reply: Reply<ChangeReply> }
+  | { type: 'service.upsert'; node: string; service: ServicePort; reply: Reply<ChangeReply> }
+  | { type: 'service.delete'; node: string; key: ServiceKey; reply: Reply<ChangeReply> }
+  | { type: 'state.replace'; state: FullState; reply: Reply<ChangeReply> }
+  | { type: 'state.get'; reply: Reply<FullState> }
+  | { type: 'state.summary'; reply: Reply<IntentSnapshot> };
+
+function answer<T>(reply: Reply<T>, result: Result<T, BusError>): void {
+  reply(result);
+}
+
+export const intentStoreLogic = setup({
+  types: {
+    context: {} as { intent: IntentState },
+    events: {} as IntentEvent,
+    input: {} as { node: string },
+  },
+}).createMachine({
+  id: 'intent',
+  context: ({ input }) => ({ intent: new IntentState(input.node) }),
+  initial: 'serving',
+  states: {
+    serving: {
+      on: {
+        'pod.add': { actions: ({ context, event }) => answer(event.reply, context.intent.addPod(event.pod)) },
+        'pod.delete': {
+          actions: ({ context, event }) => answer(event.reply, context.intent.deletePod(event.node, event.containerId)),
+        },
+        'host.setup': { actions: ({ context, event }) => answer(event.reply, context.intent.setHost(event.host)) },
+        'service.upsert': {
+          actions: ({ context, event }) => answer(event.reply, context.intent.upsertService(event.node, event.service)),
+        },
+        'service.delete': {
+          actions: ({ context, event }) => answer(event.reply, context.intent.deleteService(event.node, event.key)),
+        },
+        'state.replace': {
+          actions: ({ context, event }) => answer(event.reply, context.intent.replaceAll(event.state)),
+        },
+        'state.get': { actions: ({ context, event }) => event.reply({ ok: true, value: context.intent.fullState() }) },
+        'state.summary': {
+          actions: ({ context, event }) =>
+            event.reply({
+              ok: true,
+              value: { ...context.intent.counts(), revision: context.intent.revision, digest: context.intent.digest() },
+            }),
+        },
+      },
+    },
+  },
+});
+
+export type IntentStoreRef = ActorRefFrom<typeof intentStoreLogic>;

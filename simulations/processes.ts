@@ -1,0 +1,119 @@
+/**
+ * Runs our own executables as child processes, the way systemd or a kubelet would: compiled
+ * JavaScript from dist/ (or the TypeScript sources through tsx when we run from sources),
+ * stdout parsed as pino JSON lines, stopped by PID with SIGTERM then SIGKILL, optionally
+ * restarted when they die.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fromSources = fileURLToPath(import.meta.url).endsWith('.ts');
+/** The project root whether we run from sources (simulations/) or dist/simulations/. */
+const root = fromSources ? join(here, '..') : join(here, '..', '..');
+
+/** The command line that runs bin/<name> in this checkout. */
+export function binCommand(name: string): { command: string; args: string[] } {
+  if (fromSources) {
+    const tsxLoader = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'];
+    return { command: process.execPath, args: [...tsxLoader, join(root, 'bin', `${name}.ts`)] };
+  }
+  const js = join(root, 'dist', 'bin', `${name}.js`);
+  if (!existsSync(js)) throw new Error(`${js} is missing: run npm run build`);
+  return { command: process.execPath, args: [js] };
+}
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly module?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface ManagedProcessOptions {
+  readonly name: string;
+  readonly bin: string;
+  readonly args: readonly string[];
+  readonly onLog?: (name: string, line: LogLine | string) => void;
+  /** Restart after an unexpected exit, after this many ms (systemd's Restart=always). */
+  readonly restartAfterMs?: number;
+  readonly onExit?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+/** One of our processes, restarted when it dies unexpectedly (if asked), stopped by PID. */
+export class ManagedProcess {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  starts = 0;
+
+  constructor(private readonly options: ManagedProcessOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    const { command, args } = binCommand(this.options.bin);
+    const child = spawn(command, [...args, ...this.options.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.starts++;
+    const forward = (stream: NodeJS.ReadableStream | null): void => {
+      if (!stream) return;
+      createInterface({ input: stream }).on('line', (text) => this.options.onLog?.(this.options.name, parseLine(text)));
+    };
+    forward(child.stdout);
+    forward(child.stderr);
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.options.onExit?.(this.options.name, code, signal);
+        resolve();
+        if (!this.stopping && this.options.restartAfterMs !== undefined) {
+          this.restartTimer = setTimeout(() => this.start(), this.options.restartAfterMs);
+        }
+      });
+    });
+  }
+
+  /** Sends a signal to the current process (tests use SIGKILL to crash it). */
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child?.kill(signal);
+  }
+
+  /** Resolves when the current process has exited. */
+  waitExit(): Promise<void> {
+    return this.exited;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; no restart afterwards. Returns the exit code. */
+  async stop(graceMs = 5000): Promise<number | null> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || !this.running) return child?.exitCode ?? null;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    return child.exitCode;
+  }
+}
+
+function parseLine(text: string): LogLine | string {
+  if (!text.startsWith('{')) return text;
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && 'msg' in value) return value as LogLine;
+  } catch {
+    // not JSON after all
+  }
+  return text;
+}
