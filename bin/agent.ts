@@ -4,4 +4,4 @@ import { agentTree } from '../actors/agent/tree.js';
 import { agentConfigSchema } from '../actors/process-config.js';
 import { runProcess } from '../actors/run-process.js';
 
-await runProcess('agent', agentConfigSchema, (deps) => agentTree(deps));
+await runProcess('agent', agentConfigSchema, (deps) => agentTree(deps).supervisor);

@@ -4,4 +4,4 @@ import { managerTree } from '../actors/manager/tree.js';
 import { managerConfigSchema } from '../actors/process-config.js';
 import { runProcess } from '../actors/run-process.js';
 
-await runProcess('manager', managerConfigSchema, (deps) => managerTree(deps));
+await runProcess('manager', managerConfigSchema, (deps) => managerTree(deps).supervisor);

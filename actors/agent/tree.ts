@@ -33,10 +33,18 @@ export interface AgentTreeDeps {
   readonly onEscalate?: ConstructorParameters<typeof Supervisor>[0]['onEscalate'];
 }
 
-export function agentTree(deps: AgentTreeDeps): Supervisor {
+export type AgentTreeRefs = ProcessRefs & BusRef & { link?: ManagerLinkRef };
+
+export interface AgentTree {
+  readonly supervisor: Supervisor;
+  /** The live children, for tests and tools (refreshed whenever a child restarts). */
+  readonly refs: Readonly<AgentTreeRefs>;
+}
+
+export function agentTree(deps: AgentTreeDeps): AgentTree {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
-  const refs: ProcessRefs & BusRef & { link?: ManagerLinkRef } = { served: [] };
+  const refs: AgentTreeRefs = { served: [] };
   const askTimeoutMs = config.nats.timeoutMs;
   const startedAtMs = clock.now();
 
@@ -54,7 +62,7 @@ export function agentTree(deps: AgentTreeDeps): Supervisor {
     return r.value;
   });
 
-  return new Supervisor({
+  const supervisor = new Supervisor({
     id: 'agent',
     strategy: 'rest_for_one',
     intensity: 5,
@@ -111,4 +119,5 @@ export function agentTree(deps: AgentTreeDeps): Supervisor {
       ),
     ],
   });
+  return { supervisor, refs };
 }

@@ -31,10 +31,18 @@ export interface ManagerTreeDeps {
   readonly onEscalate?: ConstructorParameters<typeof Supervisor>[0]['onEscalate'];
 }
 
-export function managerTree(deps: ManagerTreeDeps): Supervisor {
+export type ManagerTreeRefs = ManagerRefs & BusRef;
+
+export interface ManagerTree {
+  readonly supervisor: Supervisor;
+  /** The live children, for tests and tools (refreshed whenever a child restarts). */
+  readonly refs: Readonly<ManagerTreeRefs>;
+}
+
+export function managerTree(deps: ManagerTreeDeps): ManagerTree {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
-  const refs: ManagerRefs & BusRef = { served: [] };
+  const refs: ManagerTreeRefs = { served: [] };
   const askTimeoutMs = config.nats.timeoutMs;
   const routeDeps = { node, instanceId, clock, refs, askTimeoutMs };
 
@@ -52,7 +60,7 @@ export function managerTree(deps: ManagerTreeDeps): Supervisor {
     if (!installed.ok) throw installed.error;
   });
 
-  return new Supervisor({
+  const supervisor = new Supervisor({
     id: 'manager',
     strategy: 'rest_for_one',
     intensity: 5,
@@ -102,6 +110,7 @@ export function managerTree(deps: ManagerTreeDeps): Supervisor {
       servingChild('ctl', refs, ctlPrefix(node, 'manager'), () => ctlRoutes({ ...routeDeps, role: 'manager' })),
     ],
   });
+  return { supervisor, refs };
 }
 
 function tls(config: ManagerConfig): { tls?: NonNullable<ManagerConfig['nats']['tls']> } {
