@@ -148,8 +148,14 @@ export const agentRegistryLogic = setup({
     lost: {
       entry: ({ context }) => context.logger.warn({ agent: context.agentInstanceId }, 'agent lost: no heartbeat'),
       on: {
-        'agent.hello': { target: 'connected', actions: ['record', 'answerHello'] },
-        'agent.heartbeat': { target: 'connected', actions: 'record' },
+        'agent.hello': [
+          { guard: isNewInstance, target: 'connected', actions: ['logNewAgent', 'record', 'answerHello'] },
+          { target: 'connected', actions: ['record', 'answerHello'] },
+        ],
+        'agent.heartbeat': [
+          { guard: isNewInstance, target: 'connected', actions: ['logNewAgent', 'record'] },
+          { target: 'connected', actions: 'record' },
+        ],
       },
     },
   },
