@@ -139,7 +139,7 @@ export class Bus {
   }
 
   /** Sends a typed request; resolves with the typed response or a typed error. Never rejects. */
-  async request<Req, Res>(
+  request<Req, Res>(
     subject: string,
     method: Method<Req, Res>,
     request: Req,
@@ -149,16 +149,14 @@ export class Bus {
     try {
       bytes = method.request.encode(request);
     } catch (e) {
-      return err(new BusError('INVALID_ARGUMENT', `cannot encode ${method.request.name}: ${toError(e).message}`));
+      return Promise.resolve(err(new BusError('INVALID_ARGUMENT', `cannot encode ${method.request.name}: ${toError(e).message}`)));
     }
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    let msg: Msg;
-    try {
-      msg = await this.connection.request(subject, bytes, { timeout: timeoutMs });
-    } catch (e) {
-      return err(mapRequestError(e, subject, timeoutMs));
-    }
-    return isErrorReply(msg) ? err(decodeErrorReply(msg, subject)) : method.response.decode(msg.data);
+    // A plain promise chain, not an async function: one promise fewer per request on the hot path.
+    return this.connection.request(subject, bytes, { timeout: timeoutMs }).then(
+      (msg) => (isErrorReply(msg) ? err(decodeErrorReply(msg, subject)) : method.response.decode(msg.data)),
+      (e: unknown) => err(mapRequestError(e, subject, timeoutMs)),
+    );
   }
 
   /**
