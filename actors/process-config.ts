@@ -32,23 +32,12 @@ export const nodeSchema = z
   })
   .strict();
 
-export const managerConfigSchema = z
-  .object({
-    node: nodeSchema,
-    nats: natsSchema,
-    heartbeat: heartbeatSchema,
-    logging: loggingSchema,
-  })
-  .strict();
+/** The fields every process has; each process's schema adds its own as later issues need them. */
+const processConfigShape = { node: nodeSchema, nats: natsSchema, heartbeat: heartbeatSchema, logging: loggingSchema };
 
-export const agentConfigSchema = z
-  .object({
-    node: nodeSchema,
-    nats: natsSchema,
-    heartbeat: heartbeatSchema,
-    logging: loggingSchema,
-  })
-  .strict();
+export const managerConfigSchema = z.object({ ...processConfigShape }).strict();
+export const agentConfigSchema = z.object({ ...processConfigShape }).strict();
 
+export type ProcessConfig = z.output<z.ZodObject<typeof processConfigShape>>;
 export type ManagerConfig = z.output<typeof managerConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;

@@ -1,36 +1,104 @@
 /**
- * Child specs both process trees use: the bus connection (first, so everything after it is
- * restarted with a fresh connection under rest_for_one) and a serving subscription.
+ * The shape both process trees share (rest_for_one: each child depends on those before it):
+ *
+ *   bus → intent → <peer child> → heartbeat → server (<role>.*) → ctl (ctl.<role>.*)
+ *
+ * The bus comes first so that a dead connection restarts everything after it with a fresh one.
+ * The peer child (the manager's agent registry, the agent's manager link) is what differs, with
+ * the routes each side serves.
  */
 import { createActor } from 'xstate';
+import type { Clock } from '../core/clock.js';
 import type { Logs } from '../core/logger.js';
-import { Bus, type BusTls, type Route, type Served } from '../messages/bus.js';
+import type { Random } from '../core/random.js';
+import { Bus, type Route, type Served } from '../messages/bus.js';
 import { connectionLogic, servingLogic } from '../messages/bus-actors.js';
-import type { ChildSpec } from '../supervisors/index.js';
+import { ctlPrefix, prefix } from '../messages/subjects.js';
+import type { Heartbeat, Role } from '../protocol/node.js';
+import { Supervisor, type ChildSpec, type SupervisorReport } from '../supervisors/index.js';
+import { ctlRoutes, intentRevision, type ProcessRefs } from './ctl-routes.js';
+import { heartbeatLogic } from './heartbeat.js';
+import { intentStoreLogic } from './intent/intent-store.js';
+import type { ProcessConfig } from './process-config.js';
 
 export interface BusRef {
   bus?: Bus;
 }
 
-export interface BusChildOptions {
-  readonly servers: readonly string[];
-  readonly name: string;
-  readonly tls?: BusTls;
-  readonly timeoutMs: number;
+/** What a process tree is built from; the same for the manager and the agent. */
+export interface TreeDeps<C extends ProcessConfig = ProcessConfig> {
+  readonly config: C;
   readonly logs: Logs;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly instanceId: string;
+  readonly onEscalate?: (report: SupervisorReport) => void;
 }
 
-export function busChild(refs: BusRef, options: BusChildOptions): ChildSpec {
+export interface ProcessTreeParts {
+  readonly role: Extract<Role, 'manager' | 'agent'>;
+  readonly refs: ProcessRefs & BusRef;
+  /** The child that tracks the peer process (registry or link), third in the tree. */
+  readonly peer: ChildSpec;
+  /** Where the peer's heartbeats go. */
+  readonly onPeerHeartbeat: (heartbeat: Heartbeat) => void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly routes: () => Route<any, any>[];
+}
+
+export function processTree(deps: TreeDeps, parts: ProcessTreeParts): Supervisor {
+  const { config, logs, clock, instanceId } = deps;
+  const { role, refs } = parts;
+  const node = config.node.name;
+  return new Supervisor({
+    id: role,
+    strategy: 'rest_for_one',
+    intensity: 5,
+    period: 10_000,
+    clock,
+    random: deps.random,
+    logger: logs.for('supervisor'),
+    ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
+    children: [
+      busChild(refs, config, `${role}-${node}`, logs),
+      { id: 'intent', start: () => (refs.intent = createActor(intentStoreLogic, { input: { node }, clock })) },
+      parts.peer,
+      {
+        id: 'heartbeat',
+        start: () =>
+          createActor(heartbeatLogic, {
+            input: {
+              bus: requireBus(refs),
+              clock,
+              node,
+              role,
+              instanceId,
+              intervalMs: config.heartbeat.intervalMs,
+              revision: () => intentRevision(refs),
+              onPeer: parts.onPeerHeartbeat,
+              logger: logs.for('heartbeat'),
+            },
+          }),
+      },
+      servingChild('server', refs, prefix(node, role), parts.routes),
+      servingChild('ctl', refs, ctlPrefix(node, role), () =>
+        ctlRoutes({ node, role, instanceId, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
+      ),
+    ],
+  });
+}
+
+function busChild(refs: BusRef, config: ProcessConfig, name: string, logs: Logs): ChildSpec {
   return {
     id: 'bus',
     shutdown: 2000,
     start: async () => {
       const bus = await Bus.connect({
-        servers: options.servers,
-        name: options.name,
-        logger: options.logs.for('bus'),
-        timeoutMs: options.timeoutMs,
-        ...(options.tls ? { tls: options.tls } : {}),
+        servers: config.nats.servers,
+        name,
+        logger: logs.for('bus'),
+        timeoutMs: config.nats.timeoutMs,
+        ...(config.nats.tls ? { tls: config.nats.tls } : {}),
       });
       refs.bus = bus;
       return createActor(connectionLogic, { input: { bus } });
@@ -38,7 +106,7 @@ export function busChild(refs: BusRef, options: BusChildOptions): ChildSpec {
   };
 }
 
-export function servingChild(
+function servingChild(
   id: string,
   refs: BusRef & { served: Served[] },
   prefix: string,
@@ -48,11 +116,10 @@ export function servingChild(
   return {
     id,
     shutdown: 2000,
-    start: () => {
-      const bus = requireBus(refs);
-      return createActor(servingLogic, {
+    start: () =>
+      createActor(servingLogic, {
         input: {
-          bus,
+          bus: requireBus(refs),
           prefix,
           routes: routes(),
           onServing: (served) => {
@@ -61,8 +128,7 @@ export function servingChild(
             else refs.served.push(served);
           },
         },
-      });
-    },
+      }),
   };
 }
 
