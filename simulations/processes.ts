@@ -18,8 +18,7 @@ const root = fromSources ? join(here, '..') : join(here, '..', '..');
 /** The command line that runs bin/<name> in this checkout. */
 export function binCommand(name: string): { command: string; args: string[] } {
   if (fromSources) {
-    const tsxLoader = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'];
-    return { command: process.execPath, args: [...tsxLoader, join(root, 'bin', `${name}.ts`)] };
+    return { command: process.execPath, args: ['--import', 'tsx', join(root, 'bin', `${name}.ts`)] };
   }
   const js = join(root, 'dist', 'bin', `${name}.js`);
   if (!existsSync(js)) throw new Error(`${js} is missing: run npm run build`);
