@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * The software P4 target: a P4Runtime gRPC server running the behavioural model of k8s_dp.
+ *
+ *   target [--listen 127.0.0.1:9559 | unix:/path] [--device-id 1] [--no-pipeline]
+ *          [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]   (with --tls-ca: mutual TLS)
+ *          [--log-level info]
+ *
+ * By default it loads k8s_dp (p4/k8s_dp.p4info.json) on the device, so a client can write at
+ * once; a client may still replace it with SetForwardingPipelineConfig.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createLogs, LOG_LEVELS, type LogLevel } from '../core/logger.js';
+import { DEFAULT_P4INFO_PATH } from '../p4/p4info.js';
+import { modelDevice } from '../p4/target/model-program.js';
+import { P4RuntimeServer, type ServerTls } from '../p4/target/server.js';
+
+const { values } = parseArgs({
+  options: {
+    listen: { type: 'string', default: '127.0.0.1:9559' },
+    'device-id': { type: 'string', default: '1' },
+    'no-pipeline': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+const deviceId = Number(values['device-id']);
+const level = values['log-level'] as LogLevel;
+if (!Number.isInteger(deviceId) || deviceId < 1 || !LOG_LEVELS.includes(level)) {
+  console.error('target: --device-id must be a positive integer and --log-level one of ' + LOG_LEVELS.join(', '));
+  process.exit(2);
+}
+if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+  console.error('target: --tls-cert and --tls-key go together');
+  process.exit(2);
+}
+let tls: ServerTls | undefined;
+try {
+  tls = values['tls-cert']
+    ? {
+        cert: readFileSync(values['tls-cert']),
+        key: readFileSync(values['tls-key']!),
+        ...(values['tls-ca'] ? { ca: readFileSync(values['tls-ca']) } : {}),
+      }
+    : undefined;
+} catch (e) {
+  console.error(`target: ${(e as Error).message}`);
+  process.exit(2);
+}
+
+const logs = createLogs({ level }, 'target');
+const log = logs.for('p4rt');
+const server = new P4RuntimeServer({ devices: [{ id: deviceId, ...modelDevice() }], logger: log });
+if (!values['no-pipeline']) server.load(deviceId, JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')));
+try {
+  const port = await server.listen(values.listen, tls);
+  log.info({ listen: values.listen, port, device: deviceId, tls: tls ? (tls.ca ? 'mtls' : 'tls') : 'none' }, 'P4Runtime target listening');
+  // A line a launcher can wait for, whatever the log level.
+  console.log(JSON.stringify({ ready: true, port }));
+} catch (e) {
+  log.fatal({ err: e }, 'cannot listen');
+  process.exit(1);
+}
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  void server.close(1000).then(() => process.exit(0));
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

@@ -1,0 +1,191 @@
+/**
+ * A P4Runtime client built from our protos with grpc-js: unary calls as promises, Read as an
+ * array of entities, StreamChannel as a small object with `send` and an async message queue.
+ * Messages are plain snake_case objects (as the specification names fields). Used by tests,
+ * benchmarks and (next) the manager's hardware session.
+ *
+ * @example
+ * const c = new P4RuntimeClient('unix:///tmp/p4rt.sock');
+ * const s = c.openStream();
+ * s.send({ arbitration: { device_id: 1, election_id: { high: 0, low: 1 } } });
+ * await s.next(); // { arbitration: { status: { code: 0 } … } }
+ */
+import { ChannelCredentials, Client, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { p4RuntimeService, p4Types } from './runtime-proto.js';
+
+type Msg = Record<string, unknown>;
+
+export interface ClientTls {
+  readonly ca: Buffer;
+  /** Client certificate and key, for mutual TLS. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Override the name checked against the server certificate (e.g. when dialling 127.0.0.1). */
+  readonly serverName?: string;
+}
+
+/** A failed call: the gRPC status, plus the p4.v1.Error details of a failed Write, in order. */
+export class P4RuntimeError extends Error {
+  override readonly name = 'P4RuntimeError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details: readonly { canonical_code: number; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, defaults: false };
+
+function method(name: string): { req: protobuf.Type; res: protobuf.Type; path: string } {
+  const m = p4RuntimeService.methods[name]!;
+  m.resolve();
+  return { req: m.resolvedRequestType!, res: m.resolvedResponseType!, path: `/p4.v1.P4Runtime/${name}` };
+}
+
+export class P4RuntimeClient {
+  private readonly client: Client;
+
+  constructor(address: string, tls?: ClientTls) {
+    const creds = tls ? ChannelCredentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : ChannelCredentials.createInsecure();
+    this.client = new Client(address, creds, {
+      'grpc.max_receive_message_length': 64 << 20,
+      ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Resolves when the channel is connected (or rejects after `ms`). */
+  waitReady(ms = 5000): Promise<void> {
+    return new Promise((resolve, reject) => this.client.waitForReady(Date.now() + ms, (e) => (e ? reject(e) : resolve())));
+  }
+
+  capabilities(): Promise<Msg> {
+    return this.unary('Capabilities', {});
+  }
+
+  write(req: Msg): Promise<Msg> {
+    return this.unary('Write', req);
+  }
+
+  setPipeline(req: Msg): Promise<Msg> {
+    return this.unary('SetForwardingPipelineConfig', req);
+  }
+
+  getPipeline(req: Msg): Promise<Msg> {
+    return this.unary('GetForwardingPipelineConfig', req);
+  }
+
+  /** Sends raw request bytes to a unary method (for malformed-input tests). */
+  unaryRaw(name: string, bytes: Uint8Array): Promise<Msg> {
+    const { res, path } = method(name);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(path, (b: Uint8Array) => Buffer.from(b), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), bytes, (e, r) =>
+        e ? reject(toP4Error(e)) : resolve(r as Msg),
+      );
+    });
+  }
+
+  /** Reads every entity the request matches (all response messages, flattened). */
+  read(req: Msg): Promise<Msg[]> {
+    const { req: reqType, res, path } = method('Read');
+    const call = this.client.makeServerStreamRequest(path, (m: Msg) => Buffer.from(reqType.encode(reqType.fromObject(m)).finish()), (buf: Buffer) => res.decode(buf), req);
+    const out: Msg[] = [];
+    return new Promise((resolve, reject) => {
+      call.on('data', (m: protobuf.Message) => {
+        const o = res.toObject(m, OBJECT) as { entities?: Msg[] };
+        for (const e of o.entities ?? []) out.push(e);
+      });
+      call.on('error', (e: ServiceError) => reject(toP4Error(e)));
+      call.on('end', () => resolve(out));
+    });
+  }
+
+  openStream(): P4RuntimeStream {
+    const { req, res, path } = method('StreamChannel');
+    const call = this.client.makeBidiStreamRequest(path, (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), new Metadata());
+    return new P4RuntimeStream(call);
+  }
+
+  private unary(name: string, request: Msg): Promise<Msg> {
+    const { req, res, path } = method(name);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        path,
+        (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()),
+        (buf: Buffer) => res.toObject(res.decode(buf), OBJECT),
+        request,
+        (e, r) => (e ? reject(toP4Error(e)) : resolve(r as Msg)),
+      );
+    });
+  }
+}
+
+/** One StreamChannel: send messages, await the next one, learn how it ended. */
+export class P4RuntimeStream {
+  private readonly queue: Msg[] = [];
+  private waiters: ((m: Msg | undefined) => void)[] = [];
+  /** Set when the stream ended: undefined for OK, else the status error. */
+  ended: P4RuntimeError | null | undefined = undefined;
+
+  constructor(private readonly call: ClientDuplexStream<Msg, Msg>) {
+    call.on('data', (m: Msg) => {
+      const w = this.waiters.shift();
+      if (w) w(m);
+      else this.queue.push(m);
+    });
+    const finish = (e?: ServiceError): void => {
+      if (this.ended !== undefined) return;
+      this.ended = e ? toP4Error(e) : null;
+      for (const w of this.waiters.splice(0)) w(undefined);
+    };
+    call.on('error', (e: ServiceError) => finish(e));
+    call.on('end', () => finish());
+  }
+
+  send(m: Msg): void {
+    this.call.write(m);
+  }
+
+  /** The next message, or undefined if the stream ended first or `ms` passed. */
+  next(ms = 5000): Promise<Msg | undefined> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.ended !== undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve(undefined);
+      }, ms);
+      const done = (x: Msg | undefined): void => {
+        clearTimeout(timer);
+        resolve(x);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  close(): void {
+    this.call.end();
+    this.call.cancel();
+  }
+}
+
+function toP4Error(e: ServiceError): P4RuntimeError {
+  const bin = e.metadata?.get('grpc-status-details-bin')[0];
+  let details: { canonical_code: number; message: string }[] = [];
+  if (bin instanceof Buffer) {
+    const status = p4Types.Status.decode(bin) as unknown as { details: { type_url: string; value: Uint8Array }[] };
+    details = status.details.map((any) => {
+      const err = p4Types.Error.toObject(p4Types.Error.decode(any.value), { defaults: true }) as { canonical_code: number; message: string };
+      return { canonical_code: err.canonical_code, message: err.message };
+    });
+  }
+  const first = details.find((d) => d.canonical_code !== 0);
+  return new P4RuntimeError(e.code, first ? `${e.details}: ${first.message}` : e.details, details);
+}

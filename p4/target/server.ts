@@ -1,0 +1,268 @@
+/**
+ * The P4Runtime target: a gRPC server that serves one or more devices, each running a program
+ * behind the TargetProgram interface (the behavioural model of k8s_dp by default). It
+ * implements arbitration (arbitration.ts), Set/GetForwardingPipelineConfig (device.ts), Write
+ * with per-update errors and CONTINUE_ON_ERROR / ROLLBACK_ON_ERROR, streamed Read, and
+ * Capabilities. Every malformed request gets a status.
+ *
+ * @example
+ * const server = new P4RuntimeServer({ devices: [{ id: 1, instantiate, verify }], logger });
+ * const port = await server.listen('127.0.0.1:0');
+ */
+import { createHash } from 'node:crypto';
+import {
+  Server,
+  ServerCredentials,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { parseP4Info } from '../p4info.js';
+import { fromProto3Json, p4Types } from '../runtime-proto.js';
+import { Arbitration } from './arbitration.js';
+import { DeviceState, type PipelineConfig, type SetAction, type Verifier } from './device.js';
+import type { TargetProgram, UpdateType, WireEntity } from './program.js';
+import { handleStream } from './stream.js';
+import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
+import type { P4Info } from '../p4info.js';
+
+export const P4RUNTIME_API_VERSION = '1.4.1';
+
+export interface DeviceSpec {
+  readonly id: number;
+  readonly instantiate: (info: P4Info) => TargetProgram;
+  readonly verify: Verifier;
+}
+
+export interface ServerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** With a CA: mutual TLS, a client certificate signed by it is required. */
+  readonly ca?: Buffer;
+}
+
+export interface TargetOptions {
+  readonly devices: readonly DeviceSpec[];
+  readonly logger: Logger;
+  /** Entities per ReadResponse message. */
+  readonly readChunk?: number;
+}
+
+type Call<Req> = ServerUnaryCall<Req, unknown>;
+type Reply = sendUnaryData<unknown>;
+type Msg = Record<string, unknown>;
+
+const ACTIONS: readonly (SetAction | undefined)[] = [undefined, 'VERIFY', 'VERIFY_AND_SAVE', 'VERIFY_AND_COMMIT', 'COMMIT', 'RECONCILE_AND_COMMIT'];
+
+export class P4RuntimeServer {
+  readonly arbitration: Arbitration;
+  readonly devices = new Map<number, DeviceState<TargetProgram>>();
+  private readonly streams = new Map<string, ServerDuplexStream<Msg, unknown>>();
+  private readonly server = new Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  private readonly log: Logger;
+
+  constructor(private readonly options: TargetOptions) {
+    this.log = options.logger;
+    for (const d of options.devices) this.devices.set(d.id, new DeviceState(d.id, d.verify, d.instantiate));
+    this.arbitration = new Arbitration({ devices: this.devices.keys() });
+    this.server.addService(p4RuntimeServiceDefinition(), this.implementation());
+  }
+
+  /** Commits a pipeline from its P4Info JSON, as a VERIFY_AND_COMMIT would (start-up default). */
+  load(deviceId: number, p4infoJson: unknown, deviceConfig = new Uint8Array(0)): void {
+    const dev = this.devices.get(deviceId);
+    if (!dev) throw new Error(`no device ${deviceId}`);
+    const info = parseP4Info(p4infoJson);
+    // The JSON is proto3 JSON (lowerCamelCase, as p4c writes it): parse it as such.
+    const encoded = p4Types.P4Info.encode(fromProto3Json(p4Types.P4Info, p4infoJson)).finish();
+    const out = dev.set('VERIFY_AND_COMMIT', { p4infoRaw: p4Types.P4Info.decode(encoded), p4info: info, deviceConfig, cookie: undefined, fingerprint: fingerprint(encoded) });
+    if (!out.ok) throw new Error(`cannot load the pipeline: ${out.message}`);
+  }
+
+  /** Listens on host:port (port 0: any free one) or unix:/path; resolves with the bound port. */
+  listen(address: string, tls?: ServerTls): Promise<number> {
+    const creds = tls
+      ? ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined)
+      : ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, creds, (e, port) => (e ? reject(e) : resolve(port)));
+    });
+  }
+
+  /** Stops accepting calls, ends the streams, waits for in-flight calls up to `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private implementation(): UntypedServiceImplementation {
+    return {
+      Capabilities: (_call: Call<Msg>, cb: Reply) => cb(null, { p4runtime_api_version: P4RUNTIME_API_VERSION }),
+      Write: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.write(call.request, cb)),
+      Read: (call: ServerWritableStream<Msg, unknown>) => this.read(call),
+      SetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.setPipeline(call.request, cb)),
+      GetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.getPipeline(call.request, cb)),
+      StreamChannel: (call: ServerDuplexStream<Msg, unknown>) => handleStream(call, { arbitration: this.arbitration, streams: this.streams, log: this.log }),
+    };
+  }
+
+  /** No handler exception ever escapes: it becomes INTERNAL and a log line. */
+  private guard(cb: Reply, run: () => void): void {
+    try {
+      run();
+    } catch (e) {
+      this.log.error({ err: e }, 'P4Runtime handler failed');
+      cb({ code: Code.INTERNAL, details: 'internal error' });
+    }
+  }
+
+  private write(req: Msg, cb: Reply): void {
+    if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed WriteRequest: ${req.__malformed}` });
+    const deviceId = Number(u64(req.device_id));
+    const role = typeof req.role === 'string' ? req.role : '';
+    const access = this.arbitration.checkWrite(deviceId, role, uint128(req.election_id));
+    if (access !== 'OK') return cb({ code: Code[access], details: access === 'NOT_FOUND' ? `unknown device ${deviceId}` : 'not the primary client' });
+    const program = this.devices.get(deviceId)?.program;
+    if (!program) return cb({ code: Code.FAILED_PRECONDITION, details: 'no forwarding pipeline is configured' });
+    const atomicity = Number(req.atomicity ?? 0);
+    if (atomicity === 2) return cb({ code: Code.UNIMPLEMENTED, details: 'DATAPLANE_ATOMIC is not supported' });
+    if (atomicity !== 0 && atomicity !== 1) return cb({ code: Code.INVALID_ARGUMENT, details: `unknown atomicity ${atomicity}` });
+    const updates = Array.isArray(req.updates) ? (req.updates as Msg[]) : [];
+    const results = atomicity === 1 ? applyAllOrNothing(program, updates) : updates.map((u) => applyOne(program, u).status);
+    if (results.every((r) => r.code === Code.OK)) return cb(null, {});
+    cb(writeFailure(results));
+  }
+
+  private read(call: ServerWritableStream<Msg, unknown>): void {
+    const req = call.request;
+    const fail = (code: number, details: string): void => void call.emit('error', { code, details });
+    if (isMalformed(req)) return fail(Code.INVALID_ARGUMENT, `malformed ReadRequest: ${req.__malformed}`);
+    const deviceId = Number(u64(req.device_id));
+    const dev = this.devices.get(deviceId);
+    if (!dev) return fail(Code.NOT_FOUND, `unknown device ${deviceId}`);
+    if (!dev.program) return fail(Code.FAILED_PRECONDITION, 'no forwarding pipeline is configured');
+    const entities = Array.isArray(req.entities) ? (req.entities as WireEntity[]) : [];
+    if (entities.length === 0) return fail(Code.INVALID_ARGUMENT, 'a ReadRequest needs at least one entity');
+    const chunk = this.options.readChunk ?? 1024;
+    let batch: WireEntity[] = [];
+    try {
+      for (const entity of entities) {
+        if (Object.keys(entity).length === 0) return fail(Code.INVALID_ARGUMENT, 'an empty Entity matches nothing');
+        const out = dev.program.read(entity);
+        if (!out.ok) return fail(out.status.code, out.status.message);
+        for (const e of out.entities) {
+          batch.push(e);
+          if (batch.length >= chunk) {
+            call.write({ entities: batch });
+            batch = [];
+          }
+        }
+      }
+      if (batch.length > 0) call.write({ entities: batch });
+      call.end();
+    } catch (e) {
+      this.log.error({ err: e }, 'P4Runtime read failed');
+      fail(Code.INTERNAL, 'internal error');
+    }
+  }
+
+  private setPipeline(req: Msg, cb: Reply): void {
+    if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed request: ${req.__malformed}` });
+    const deviceId = Number(u64(req.device_id));
+    const dev = this.devices.get(deviceId);
+    if (!dev) return cb({ code: Code.NOT_FOUND, details: `unknown device ${deviceId}` });
+    const access = this.arbitration.checkWrite(deviceId, typeof req.role === 'string' ? req.role : '', uint128(req.election_id));
+    if (access !== 'OK') return cb({ code: Code.PERMISSION_DENIED, details: 'not the primary client' });
+    const action = ACTIONS[Number(req.action ?? 0)];
+    if (!action) return cb({ code: Code.INVALID_ARGUMENT, details: 'action must be one of VERIFY … RECONCILE_AND_COMMIT' });
+    const config = req.config as Msg | undefined;
+    let parsed: PipelineConfig | undefined;
+    if (config?.p4info) {
+      try {
+        parsed = toPipelineConfig(config);
+      } catch (e) {
+        return cb({ code: Code.INVALID_ARGUMENT, details: `bad P4Info: ${(e as Error).message}` });
+      }
+    }
+    const out = dev.set(action, parsed);
+    if (!out.ok) return cb({ code: Code[out.status], details: out.message });
+    this.log.info({ device: deviceId, action, generation: dev.generation }, 'forwarding pipeline config set');
+    cb(null, {});
+  }
+
+  private getPipeline(req: Msg, cb: Reply): void {
+    if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed request: ${req.__malformed}` });
+    const deviceId = Number(u64(req.device_id));
+    const dev = this.devices.get(deviceId);
+    if (!dev) return cb({ code: Code.NOT_FOUND, details: `unknown device ${deviceId}` });
+    const c = dev.config;
+    if (!c) return cb(null, { config: {} });
+    const type = Number(req.response_type ?? 0); // ALL, COOKIE_ONLY, P4INFO_AND_COOKIE, DEVICE_CONFIG_AND_COOKIE
+    const cookie = c.cookie === undefined ? undefined : { cookie: c.cookie.toString() };
+    cb(null, {
+      config: {
+        ...(type === 0 || type === 2 ? { p4info: c.p4infoRaw } : {}),
+        ...(type === 0 || type === 3 ? { p4_device_config: c.deviceConfig } : {}),
+        ...(cookie ? { cookie } : {}),
+      },
+    });
+  }
+}
+
+function toPipelineConfig(config: Msg): PipelineConfig {
+  const raw = config.p4info as protobufMessage;
+  const encoded = p4Types.P4Info.encode(raw).finish();
+  const json = p4Types.P4Info.toObject(p4Types.P4Info.decode(encoded), { longs: String, enums: String });
+  const cookieMsg = config.cookie as Msg | undefined;
+  return {
+    p4infoRaw: raw,
+    p4info: parseP4Info(json),
+    deviceConfig: (config.p4_device_config as Uint8Array | undefined) ?? new Uint8Array(0),
+    cookie: cookieMsg ? u64(cookieMsg.cookie) : undefined,
+    fingerprint: fingerprint(encoded),
+  };
+}
+
+type protobufMessage = Parameters<typeof p4Types.P4Info.encode>[0];
+
+function fingerprint(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const UPDATE_TYPES: readonly (UpdateType | undefined)[] = [undefined, 'INSERT', 'MODIFY', 'DELETE'];
+
+function applyOne(program: TargetProgram, update: Msg): ReturnType<TargetProgram['apply']> {
+  const type = UPDATE_TYPES[Number(update.type ?? 0)];
+  if (!type) return { status: { code: Code.INVALID_ARGUMENT, message: 'update type must be INSERT, MODIFY or DELETE' } };
+  const entity = update.entity as WireEntity | undefined;
+  if (!entity || Object.keys(entity).length === 0) return { status: { code: Code.INVALID_ARGUMENT, message: 'update without an entity' } };
+  return program.apply(type, entity);
+}
+
+/** ROLLBACK_ON_ERROR: the first failure undoes the updates before it, in reverse order. */
+function applyAllOrNothing(program: TargetProgram, updates: readonly Msg[]): UpdateStatus[] {
+  const undo: (() => void)[] = [];
+  const results: UpdateStatus[] = [];
+  for (const u of updates) {
+    const r = applyOne(program, u);
+    results.push(r.status);
+    if (r.status.code !== Code.OK) {
+      for (const f of undo.reverse()) f();
+      const aborted = { code: Code.ABORTED, message: 'rolled back: another update in the batch failed' };
+      return updates.map((_, i) => (i === results.length - 1 ? r.status : aborted));
+    }
+    if (r.undo) undo.push(r.undo);
+  }
+  return results;
+}

@@ -1,0 +1,109 @@
+/**
+ * The P4Runtime wire, for the target: the grpc-js service definition built from our protobufjs
+ * types (requests prechecked for size and depth before decoding, so hostile bytes get a status,
+ * not a crash), 64/128-bit helpers, and the google.rpc.Status trailer that carries per-update
+ * p4.v1.Error details.
+ */
+import { Metadata, type ServiceDefinition } from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { compileSchema, precheck, type Limits } from '../../messages/precheck.js';
+import { p4RuntimeService, p4Types } from '../runtime-proto.js';
+
+/** A request that failed the precheck or decoding: handlers answer it with INVALID_ARGUMENT. */
+export interface MalformedRequest {
+  readonly __malformed: string;
+}
+
+export function isMalformed(x: unknown): x is MalformedRequest {
+  return typeof x === 'object' && x !== null && '__malformed' in x;
+}
+
+/** P4Runtime requests can be large (a batch write, a pipeline with its P4Info) but not deep. */
+const REQUEST_LIMITS: Limits = { maxBytes: 64 << 20, maxDepth: 32, maxFields: 16_000_000 };
+
+/** The P4Runtime service as grpc-js wants it, (de)serialising with protobufjs. */
+export function p4RuntimeServiceDefinition(): ServiceDefinition {
+  const definition: Record<string, unknown> = {};
+  for (const method of p4RuntimeService.methodsArray) {
+    method.resolve();
+    const req = method.resolvedRequestType!;
+    const res = method.resolvedResponseType!;
+    const schema = compileSchema(req);
+    definition[method.name] = {
+      path: `/p4.v1.P4Runtime/${method.name}`,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
+      requestSerialize: (msg: object) => Buffer.from(req.encode(msg).finish()),
+      requestDeserialize: (buf: Buffer) => decodeChecked(req, schema, buf),
+      responseSerialize: (msg: object) => Buffer.from(res.encode(msg).finish()),
+      responseDeserialize: (buf: Buffer) => res.decode(buf),
+    };
+  }
+  return definition as unknown as ServiceDefinition;
+}
+
+function decodeChecked(type: protobuf.Type, schema: ReturnType<typeof compileSchema>, buf: Buffer): unknown {
+  const problem = precheck(schema, buf, REQUEST_LIMITS);
+  if (problem) return { __malformed: problem.message };
+  try {
+    return type.decode(buf);
+  } catch (e) {
+    return { __malformed: (e as Error).message };
+  }
+}
+
+/** A protobufjs uint64 (number or Long) as a bigint. */
+export function u64(v: unknown): bigint {
+  if (v === undefined || v === null) return 0n;
+  if (typeof v === 'number') return BigInt(v);
+  if (typeof v === 'string') return BigInt(v);
+  const long = v as { high: number; low: number };
+  return (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
+}
+
+/** A p4.v1.Uint128 as a bigint; undefined when the message is absent. */
+export function uint128(v: unknown): bigint | undefined {
+  if (v === undefined || v === null) return undefined;
+  const x = v as { high?: unknown; low?: unknown };
+  return (u64(x.high) << 64n) | u64(x.low);
+}
+
+export function toUint128(v: bigint): { high: string; low: string } {
+  return { high: (v >> 64n).toString(), low: (v & 0xffffffffffffffffn).toString() };
+}
+
+/** google.rpc.Code values the target uses (the same numbers as gRPC status codes). */
+export const Code = {
+  OK: 0,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const satisfies Record<string, number>;
+
+export interface UpdateStatus {
+  readonly code: number;
+  readonly message: string;
+}
+
+/** The error a failed Write returns: UNKNOWN, with one p4.v1.Error per update in the trailer. */
+export function writeFailure(results: readonly UpdateStatus[]): { code: number; details: string; metadata: Metadata } {
+  const details = results.map((r) => ({
+    type_url: 'type.googleapis.com/p4.v1.Error',
+    value: p4Types.Error.encode({ canonical_code: r.code, message: r.message }).finish(),
+  }));
+  const failed = results.filter((r) => r.code !== Code.OK).length;
+  const message = `${failed} of ${results.length} write operations failed`;
+  const statusBytes = p4Types.Status.encode({ code: Code.UNKNOWN, message, details }).finish();
+  const metadata = new Metadata();
+  metadata.set('grpc-status-details-bin', Buffer.from(statusBytes));
+  return { code: Code.UNKNOWN, details: message, metadata };
+}
