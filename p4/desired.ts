@@ -54,8 +54,9 @@ export function canonicalHex(v: unknown): string {
 
 function num(v: unknown): string {
   if (v === undefined || v === null) return '0';
-  if (typeof v === 'object' && 'toString' in v) return (v as { toString(): string }).toString();
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint') return String(v);
+  // A protobufjs Long: its own toString gives the decimal value.
+  return (v as { toString(): string }).toString();
 }
 
 type Msg = Record<string, unknown>;
