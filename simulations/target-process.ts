@@ -24,11 +24,13 @@ export interface TargetProcessOptions {
   readonly transport?: 'unix' | 'tcp';
   readonly args?: readonly string[];
   readonly startTimeoutMs?: number;
+  /** Listen on this Unix socket path (e.g. to restart a target where clients expect it). */
+  readonly socketPath?: string;
 }
 
 export async function startTarget(options: TargetProcessOptions = {}): Promise<TargetProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'infra-target-'));
-  const listen = options.transport === 'tcp' ? '127.0.0.1:0' : `unix://${join(dir, 'p4rt.sock')}`;
+  const listen = options.transport === 'tcp' ? '127.0.0.1:0' : `unix://${options.socketPath ?? join(dir, 'p4rt.sock')}`;
   const { command, args } = binCommand('target');
   const child = spawn(command, [...args, '--listen', listen, '--log-level', 'warn', ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

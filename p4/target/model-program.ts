@@ -13,12 +13,13 @@ import {
   Code,
   Pipeline,
   type Entity,
+  type OutFrame,
   type PipelineOptions,
   type Status,
   type TableAction,
   type TableEntry,
 } from '../model/index.js';
-import type { Applied, ReadOutcome, TargetProgram, UpdateType, WireEntity } from './program.js';
+import type { Applied, Processed, ProgramStats, ReadOutcome, TargetProgram, UpdateType, WireEntity } from './program.js';
 import { u64 } from './wire.js';
 
 type Msg = Record<string, unknown>;
@@ -162,7 +163,21 @@ function inverse(model: Pipeline, type: UpdateType, e: Entity): (() => void) | u
 }
 
 export class ModelProgram implements TargetProgram {
+  private readonly out: OutFrame = { port: 0, length: 0, bytes: new Uint8Array(16384) };
+
   constructor(readonly model: Pipeline) {}
+
+  process(port: number, frame: Uint8Array): Processed {
+    this.model.setTime();
+    const outPort = this.model.process(port, frame, frame.length, this.out);
+    if (outPort < 0) return { dropped: true, reason: this.model.lastDropReason() ?? 'dropped' };
+    return { dropped: false, port: outPort, frame: this.out.bytes.slice(0, this.out.length) };
+  }
+
+  stats(): ProgramStats {
+    const s = this.model.stats();
+    return { packets: s.packets, learned: s.learned, tableEntries: s.tables.reduce((n, t) => n + t.entries, 0) };
+  }
 
   apply(type: UpdateType, wire: WireEntity): Applied {
     let entity: Entity;

@@ -18,7 +18,18 @@ export interface Applied {
 
 export type ReadOutcome = { readonly ok: true; readonly entities: Iterable<WireEntity> } | { readonly ok: false; readonly status: UpdateStatus };
 
+export type Processed = { readonly dropped: false; readonly port: number; readonly frame: Uint8Array } | { readonly dropped: true; readonly reason: string };
+
+export interface ProgramStats {
+  readonly packets: number;
+  readonly learned: number;
+  readonly tableEntries: number;
+}
+
 export interface TargetProgram {
   apply(type: UpdateType, entity: WireEntity): Applied;
   read(entity: WireEntity): ReadOutcome;
+  /** Runs one frame through the pipeline (for tests and tools; packet I/O comes separately). */
+  process(port: number, frame: Uint8Array): Processed;
+  stats(): ProgramStats;
 }

@@ -22,6 +22,7 @@ import {
 import type { Logger } from 'pino';
 import { parseP4Info } from '../p4info.js';
 import { fromProto3Json, p4Types } from '../runtime-proto.js';
+import { adminImplementation, adminServiceDefinition, TargetCounters } from './admin.js';
 import { Arbitration } from './arbitration.js';
 import { DeviceState, type PipelineConfig, type SetAction, type Verifier } from './device.js';
 import type { TargetProgram, UpdateType, WireEntity } from './program.js';
@@ -63,12 +64,15 @@ export class P4RuntimeServer {
   private readonly streams = new Map<string, ServerDuplexStream<Msg, unknown>>();
   private readonly server = new Server({ 'grpc.max_receive_message_length': 64 << 20 });
   private readonly log: Logger;
+  /** What the target itself counts (served by TargetAdmin.Stats). */
+  readonly counters = new TargetCounters();
 
   constructor(private readonly options: TargetOptions) {
     this.log = options.logger;
     for (const d of options.devices) this.devices.set(d.id, new DeviceState(d.id, d.verify, d.instantiate));
     this.arbitration = new Arbitration({ devices: this.devices.keys() });
     this.server.addService(p4RuntimeServiceDefinition(), this.implementation());
+    this.server.addService(adminServiceDefinition(), adminImplementation(this.counters, (id) => this.devices.get(id)?.program));
   }
 
   /** Commits a pipeline from its P4Info JSON, as a VERIFY_AND_COMMIT would (start-up default). */
@@ -140,6 +144,8 @@ export class P4RuntimeServer {
     if (atomicity !== 0 && atomicity !== 1) return cb({ code: Code.INVALID_ARGUMENT, details: `unknown atomicity ${atomicity}` });
     const updates = Array.isArray(req.updates) ? (req.updates as Msg[]) : [];
     const results = atomicity === 1 ? applyAllOrNothing(program, updates) : updates.map((u) => applyOne(program, u).status);
+    this.counters.writeRpcs++;
+    results.forEach((r, i) => this.counters.update(UPDATE_TYPES[Number(updates[i]?.type ?? 0)] ?? '', r.code));
     if (results.every((r) => r.code === Code.OK)) return cb(null, {});
     cb(writeFailure(results));
   }
@@ -155,6 +161,7 @@ export class P4RuntimeServer {
     const entities = Array.isArray(req.entities) ? (req.entities as WireEntity[]) : [];
     if (entities.length === 0) return fail(Code.INVALID_ARGUMENT, 'a ReadRequest needs at least one entity');
     const chunk = this.options.readChunk ?? 1024;
+    this.counters.readRpcs++;
     let batch: WireEntity[] = [];
     try {
       for (const entity of entities) {
@@ -163,6 +170,7 @@ export class P4RuntimeServer {
         if (!out.ok) return fail(out.status.code, out.status.message);
         for (const e of out.entities) {
           batch.push(e);
+          this.counters.entitiesRead++;
           if (batch.length >= chunk) {
             call.write({ entities: batch });
             batch = [];
@@ -197,6 +205,7 @@ export class P4RuntimeServer {
     }
     const out = dev.set(action, parsed);
     if (!out.ok) return cb({ code: Code[out.status], details: out.message });
+    if (action === 'VERIFY_AND_COMMIT' || action === 'COMMIT') this.counters.pipelineCommits++;
     this.log.info({ device: deviceId, action, generation: dev.generation }, 'forwarding pipeline config set');
     cb(null, {});
   }

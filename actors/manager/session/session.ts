@@ -1,0 +1,276 @@
+/**
+ * The hardware session: one supervised actor per P4 device, owning the manager's side of the
+ * pipeline.
+ *
+ *   connecting → connected { arbitrating → pipeline → reconciling → ready ⇄ syncing }
+ *        ▲              │ stream ended / transport failure
+ *        └── backoff ◀──┘ (jittered, growing)
+ *
+ * - arbitrating: the election id is the leadership lease's epoch, so a new leader always
+ *   arbitrates at least as high as any before it. Until the target says we are primary we wait.
+ * - pipeline: a running pipeline that is ours is kept (never wiped); otherwise ours is committed.
+ * - reconciling: read back every table entry, member and group, diff with the desired entities
+ *   and write only the difference, in dependency order. Learned connections are left alone
+ *   except those `retire` picks (flows of endpoints the intent removed).
+ * - ready: a `desired.changed` event writes the difference from the shadow of what was last
+ *   written (changes arriving meanwhile collapse into the next sync); every `resyncMs` a full
+ *   reconcile repairs drift. An ALREADY_EXISTS or NOT_FOUND we caused cannot happen — if one
+ *   does, the picture was wrong: re-read and repair instead of failing.
+ */
+import type { Logger } from 'pino';
+import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import type { Random } from '../../../core/random.js';
+import type { Keyed, WireEntity } from '../../../p4/desired.js';
+import { diffEntities } from '../../../p4/desired.js';
+import { P4RuntimeClient, type ClientTls } from '../../../p4/runtime-client.js';
+import { SHUTDOWN_EVENT } from '../../../supervisors/index.js';
+import {
+  countsOf,
+  ensurePipeline,
+  isTransportFailure,
+  needsRepair,
+  ourPipeline,
+  planFromShadow,
+  readAll,
+  shadowFromRead,
+  shadowOf,
+  writePlan,
+  type OurPipeline,
+  type SessionTarget,
+  type WriteCounts,
+} from './session-io.js';
+
+export interface SessionInput {
+  readonly address: string;
+  readonly tls?: ClientTls;
+  readonly deviceId: number;
+  /** The leadership lease's epoch: our P4Runtime election id. */
+  readonly electionId: bigint;
+  readonly p4infoJson: unknown;
+  /** The current desired entities (from the render of the intent). */
+  readonly desired: () => ReadonlyMap<string, Keyed>;
+  /** Tables the data plane learns into (add-on-miss): not part of the desired state. */
+  readonly volatileTables: ReadonlySet<number>;
+  /** Action profile ids to read members and groups of. */
+  readonly profileIds: readonly number[];
+  /** Learned entries to delete on reconcile (e.g. flows of removed endpoints). */
+  readonly retire?: (entity: WireEntity) => boolean;
+  readonly resyncMs: number;
+  readonly batchSize: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly random: Random;
+  readonly logger: Logger;
+  /** Told after each successful reconcile or sync (tests, metrics, request acknowledgements). */
+  readonly onSynced?: (counts: WriteCounts, kind: 'reconcile' | 'sync') => void;
+}
+
+interface SessionContext extends SessionInput {
+  readonly pipeline: OurPipeline;
+  client: P4RuntimeClient | undefined;
+  shadow: Map<string, Keyed>;
+  attempts: number;
+  dirty: boolean;
+  reconciles: number;
+  lastError: string | undefined;
+}
+
+export type SessionEvent =
+  | { type: 'desired.changed' }
+  | { type: 'arbitration'; primary: boolean }
+  | { type: 'stream.ended'; reason: string }
+  | typeof SHUTDOWN_EVENT;
+
+function target(c: SessionContext): SessionTarget {
+  if (!c.client) throw new Error('no client');
+  return { client: c.client, deviceId: c.deviceId, electionId: c.electionId };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return typeof e === 'string' ? e : 'unknown';
+}
+
+const election = (id: bigint): { high: string; low: string } => ({ high: (id >> 64n).toString(), low: (id & 0xffffffffffffffffn).toString() });
+
+/** The arbitration stream: open for the whole connection; its end ends the connection. */
+const streamLogic = fromCallback<SessionEvent, { client: P4RuntimeClient; deviceId: number; electionId: bigint }>(({ input, sendBack }) => {
+  const stream = input.client.openStream();
+  let open = true;
+  stream.send({ arbitration: { device_id: input.deviceId, election_id: election(input.electionId) } });
+  void (async () => {
+    while (open) {
+      const m = await stream.next(60_000);
+      if (!open) return;
+      if (m === undefined) {
+        if (stream.ended !== undefined) {
+          sendBack({ type: 'stream.ended', reason: stream.ended?.message ?? 'closed by the target' });
+          return;
+        }
+        continue;
+      }
+      const arb = m.arbitration as { status?: { code?: number } } | undefined;
+      if (arb) sendBack({ type: 'arbitration', primary: (arb.status?.code ?? 0) === 0 });
+    }
+  })();
+  return () => {
+    open = false;
+    stream.close();
+  };
+});
+
+export const sessionLogic = setup({
+  types: { context: {} as SessionContext, events: {} as SessionEvent, input: {} as SessionInput },
+  actors: {
+    stream: streamLogic,
+    connect: fromPromise<P4RuntimeClient, { address: string; tls: ClientTls | undefined }>(async ({ input }) => {
+      const client = new P4RuntimeClient(input.address, input.tls);
+      try {
+        await client.waitReady(3000);
+        return client;
+      } catch (e) {
+        client.close();
+        throw e;
+      }
+    }),
+    pipeline: fromPromise<boolean, SessionContext>(async ({ input }) => ensurePipeline(target(input), input.pipeline, input.logger)),
+    reconcile: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
+      const t = target(input);
+      const actual = await readAll(t, input.profileIds);
+      const desired = input.desired();
+      const plan = diffEntities(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
+      const writes = await writePlan(t, plan, input.batchSize);
+      return { counts: countsOf(plan, writes), shadow: plan.phases.length === 0 ? shadowFromRead(actual, input.volatileTables) : shadowOf(desired) };
+    }),
+    sync: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
+      const desired = input.desired();
+      const plan = planFromShadow(desired, input.shadow);
+      const writes = await writePlan(target(input), plan, input.batchSize);
+      return { counts: countsOf(plan, writes), shadow: shadowOf(desired) };
+    }),
+  },
+  delays: {
+    backoff: ({ context }) => {
+      const base = Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** Math.min(context.attempts, 16));
+      return Math.round(base * (0.75 + 0.5 * context.random.next()));
+    },
+    resync: ({ context }) => context.resyncMs,
+  },
+  actions: {
+    closeClient: assign({
+      client: ({ context }) => {
+        context.client?.close();
+        return undefined;
+      },
+    }),
+    noteError: assign({
+      lastError: ({ event }) => describe((event as { error?: unknown }).error ?? (event as { reason?: string }).reason),
+      attempts: ({ context }) => context.attempts + 1,
+    }),
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => ({
+    ...input,
+    pipeline: ourPipeline(input.p4infoJson),
+    client: undefined,
+    shadow: new Map(),
+    attempts: 0,
+    dirty: false,
+    reconciles: 0,
+    lastError: undefined,
+  }),
+  initial: 'connecting',
+  on: { [SHUTDOWN_EVENT.type]: '.stopped', 'desired.changed': { actions: assign({ dirty: true }) } },
+  states: {
+    connecting: {
+      invoke: {
+        src: 'connect',
+        input: ({ context }) => ({ address: context.address, tls: context.tls }),
+        onDone: { target: 'connected', actions: assign({ client: ({ event }) => event.output }) },
+        onError: { target: 'backoff', actions: 'noteError' },
+      },
+    },
+    connected: {
+      invoke: { src: 'stream', input: ({ context }) => ({ client: context.client!, deviceId: context.deviceId, electionId: context.electionId }) },
+      on: {
+        'stream.ended': { target: 'backoff', actions: ['noteError', ({ context, event }) => context.logger.warn({ reason: event.reason }, 'arbitration stream ended')] },
+        // Demoted (another client arbitrated higher): stop writing until we are primary again.
+        arbitration: { guard: ({ event }) => !event.primary, target: '.arbitrating', actions: ({ context }) => context.logger.warn('no longer primary at the target') },
+      },
+      initial: 'arbitrating',
+      states: {
+        arbitrating: {
+          on: {
+            arbitration: [
+              { guard: ({ event }) => event.primary, target: 'pipeline' },
+              { actions: ({ context }) => context.logger.warn({ electionId: String(context.electionId) }, 'not primary at the target: waiting') },
+            ],
+          },
+        },
+        pipeline: {
+          invoke: {
+            src: 'pipeline',
+            input: ({ context }) => context,
+            onDone: { target: 'reconciling' },
+            onError: { target: '#session.backoff', actions: 'noteError' },
+          },
+        },
+        reconciling: {
+          entry: assign({ dirty: false }),
+          invoke: {
+            src: 'reconcile',
+            input: ({ context }) => context,
+            onDone: {
+              target: 'ready',
+              actions: [
+                assign({ shadow: ({ event }) => event.output.shadow, attempts: 0, reconciles: ({ context }) => context.reconciles + 1 }),
+                ({ context, event }) => {
+                  context.logger.info({ ...event.output.counts }, 'reconciled');
+                  context.onSynced?.(event.output.counts, 'reconcile');
+                },
+              ],
+            },
+            onError: [
+              { guard: ({ event }) => isTransportFailure(event.error), target: '#session.backoff', actions: 'noteError' },
+              { target: 'degraded', actions: ['noteError', ({ context, event }) => context.logger.error({ err: event.error }, 'reconcile refused by the target')] },
+            ],
+          },
+        },
+        ready: {
+          always: { guard: ({ context }) => context.dirty, target: 'syncing' },
+          on: { 'desired.changed': { target: 'syncing' } },
+          after: { resync: 'reconciling' },
+        },
+        syncing: {
+          entry: assign({ dirty: false }),
+          invoke: {
+            src: 'sync',
+            input: ({ context }) => context,
+            onDone: {
+              target: 'ready',
+              actions: [assign({ shadow: ({ event }) => event.output.shadow }), ({ context, event }) => context.onSynced?.(event.output.counts, 'sync')],
+            },
+            onError: [
+              { guard: ({ event }) => isTransportFailure(event.error), target: '#session.backoff', actions: 'noteError' },
+              { guard: ({ event }) => needsRepair(event.error), target: 'reconciling', actions: ({ context, event }) => context.logger.warn({ err: event.error }, 'target differs from our shadow: repairing') },
+              { target: 'degraded', actions: ['noteError', ({ context, event }) => context.logger.error({ err: event.error }, 'write refused by the target')] },
+            ],
+          },
+        },
+        // A write the target refuses for a reason a retry cannot fix (a full table, a bad value):
+        // keep the connection, try again on the next change or resync.
+        degraded: {
+          on: { 'desired.changed': { target: 'reconciling' } },
+          after: { resync: 'reconciling' },
+        },
+      },
+    },
+    backoff: {
+      entry: ['closeClient', ({ context }) => context.logger.warn({ attempt: context.attempts, error: context.lastError }, 'P4Runtime session down: reconnecting')],
+      after: { backoff: 'connecting' },
+    },
+    stopped: { entry: 'closeClient', type: 'final' },
+  },
+});
+
+export type SessionRef = ActorRefFrom<typeof sessionLogic>;
