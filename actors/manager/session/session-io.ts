@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
+import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity } from '../../../p4/desired.js';
 import { P4RuntimeError, type P4RuntimeClient } from '../../../p4/runtime-client.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
 
