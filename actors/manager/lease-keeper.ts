@@ -1,0 +1,104 @@
+/**
+ * Keeps (or waits for) a node's leadership lease in NATS JetStream KV, driving the pure
+ * decision function of lease.ts every heartbeat on the injected clock, and tells the tree when
+ * this manager becomes leader (with its epoch: the P4Runtime election id) or stops being one.
+ * On a clean stop the leader deletes its lease (compare-and-set), so a standby takes over at once
+ * instead of after a TTL.
+ *
+ * @example
+ * createActor(leaseKeeperLogic, { input: { bus, clock, node, me: instanceId, heartbeatMs: 1000,
+ *   ttlMs: 3000, logger, onChange: (leading, epoch) => … } });
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { fromCallback } from 'xstate';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { Bus } from '../../messages/bus.js';
+import { nodeToken } from '../../messages/subjects.js';
+import { afterStep, decideLease, encodeLeaseRecord, INITIAL_VIEW, parseLeaseRecord, type LeaseView, type Observation } from './lease.js';
+
+export const LEASE_BUCKET = 'infra_leases';
+
+export interface LeaseKeeperInput {
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly node: string;
+  /** This manager's instance id (random per start). */
+  readonly me: string;
+  readonly heartbeatMs: number;
+  readonly ttlMs: number;
+  readonly logger: Logger;
+  readonly onChange: (leading: boolean, epoch: number) => void;
+  readonly bucket?: string;
+}
+
+/** Opens (creating if needed) the lease bucket: one value per key, in memory on the server is not enough — file storage. */
+export async function openLeaseBucket(bus: Bus, bucket = LEASE_BUCKET): Promise<KV> {
+  return new Kvm(bus.connection).create(bucket, { history: 1 });
+}
+
+export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>(({ input }) => {
+  const { clock, logger } = input;
+  const key = `${nodeToken(input.node)}.manager`;
+  let view: LeaseView = INITIAL_VIEW;
+  let kv: KV | undefined;
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  let reported = false;
+
+  const report = (): void => {
+    if (view.leading === reported) return;
+    reported = view.leading;
+    logger.info({ epoch: view.epoch, node: input.node }, view.leading ? 'leader: holding the lease' : 'standby: the lease is held elsewhere');
+    input.onChange(view.leading, view.epoch);
+  };
+
+  const observe = async (store: KV): Promise<Observation> => {
+    const e = await store.get(key);
+    if (!e || e.operation !== 'PUT') return { present: false };
+    return { present: true, revision: e.revision, record: parseLeaseRecord(e.value) };
+  };
+
+  const tick = async (): Promise<void> => {
+    kv ??= await openLeaseBucket(input.bus, input.bucket);
+    const now = clock.now();
+    const seen = await observe(kv);
+    const { step, view: next } = decideLease(input.me, view, seen, now, input.ttlMs);
+    view = next;
+    if (step.op === 'wait') return;
+    try {
+      const bytes = encodeLeaseRecord(step.record);
+      const revision = step.op === 'create' ? await kv.create(key, bytes) : await kv.update(key, bytes, step.revision);
+      view = afterStep(view, step, { ok: true, revision }, now);
+    } catch (e) {
+      // Someone else wrote first (CAS), or the KV is unreachable: not the leader this round.
+      logger.debug({ err: e, op: step.op }, 'lease write refused');
+      view = afterStep(view, step, { ok: false }, now);
+    }
+  };
+
+  const loop = (): void => {
+    if (stopped) return;
+    tick()
+      .catch((e: unknown) => {
+        // The KV is unreachable: a leader keeps leading only until its TTL runs out.
+        logger.warn({ err: e }, 'lease check failed');
+        if (view.leading && clock.now() - view.lastRenewedAtMs >= input.ttlMs) view = { ...view, leading: false };
+      })
+      .finally(() => {
+        if (stopped) return;
+        report();
+        timer = clock.setTimeout(loop, input.heartbeatMs);
+      });
+  };
+  loop();
+
+  return () => {
+    stopped = true;
+    if (timer) clock.clearTimeout(timer);
+    if (view.leading && kv) {
+      const store = kv;
+      void store.delete(key, { previousSeq: view.lastRevision }).catch(() => undefined);
+    }
+  };
+});

@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { createActor, type Actor } from 'xstate';
+import { leaseKeeperLogic } from '../../actors/manager/lease-keeper.js';
+import { systemClock } from '../../core/clock.js';
+import { silentLogs } from '../../core/logger.js';
+import { Bus } from '../../messages/bus.js';
+import { startNatsServer, type NatsServer } from '../../simulations/nats-server.js';
+
+interface Contender {
+  bus: Bus;
+  actor: Actor<typeof leaseKeeperLogic>;
+  leading: boolean;
+  epochs: number[];
+}
+
+/** Leadership through a real JetStream KV: hand-over when the leader dies, never two leaders. */
+describe('lease keeper on JetStream KV', function () {
+  this.timeout(30_000);
+  let nats: NatsServer;
+  const HEARTBEAT = 50;
+  const TTL = 200;
+  const timeline: string[] = [];
+
+  before(async () => (nats = await startNatsServer()));
+  after(async () => nats.stop());
+
+  async function contender(name: string, node = 'node-1'): Promise<Contender> {
+    const bus = await Bus.connect({ servers: nats.url, name, logger: silentLogs().root });
+    const c = { bus, leading: false, epochs: [] as number[] } as Contender;
+    c.actor = createActor(leaseKeeperLogic, {
+      input: {
+        bus,
+        clock: systemClock,
+        node,
+        me: name,
+        heartbeatMs: HEARTBEAT,
+        ttlMs: TTL,
+        logger: silentLogs().root,
+        onChange: (leading, epoch) => {
+          c.leading = leading;
+          if (leading) c.epochs.push(epoch);
+          timeline.push(`${Date.now()} ${name} ${leading ? 'leads' : 'stands by'} ${epoch}`);
+        },
+      },
+    });
+    c.actor.start();
+    return c;
+  }
+
+  async function until(what: string, check: () => boolean, ms = 5000): Promise<number> {
+    const start = Date.now();
+    while (!check()) {
+      if (Date.now() - start > ms) throw new Error(`timed out: ${what}\n${timeline.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return Date.now() - start;
+  }
+
+  it('one leader at a time; the standby takes over within TTL + heartbeat of the leader dying, with a higher epoch', async () => {
+    const a = await contender('mgr-a');
+    await until('a leads', () => a.leading);
+    const b = await contender('mgr-b');
+    let both = 0;
+    const watch = setInterval(() => (a.leading && b.leading ? both++ : 0), 2);
+    await new Promise((r) => setTimeout(r, 4 * TTL));
+    expect(b.leading, 'b stays standby while a renews').to.equal(false);
+    // kill -9 of a: its connection vanishes without a goodbye, its timers with it.
+    await a.bus.connection.close();
+    const tookMs = await until('b leads', () => b.leading, 3000);
+    a.actor.stop();
+    clearInterval(watch);
+    expect(both, 'never two leaders').to.equal(0);
+    expect(tookMs).to.be.at.most(TTL + 3 * HEARTBEAT + 150);
+    expect(b.epochs[0]).to.be.greaterThan(a.epochs[0]!);
+    // A clean stop hands over at once: the leader deletes its lease.
+    const c = await contender('mgr-c');
+    await new Promise((r) => setTimeout(r, 2 * HEARTBEAT));
+    expect(c.leading).to.equal(false);
+    b.actor.stop();
+    const handOverMs = await until('c leads', () => c.leading, 3000);
+    expect(handOverMs).to.be.below(TTL);
+    expect(c.epochs[0]).to.be.greaterThan(b.epochs[0]!);
+    c.actor.stop();
+    await Promise.all([b.bus.close(), c.bus.close()]);
+  });
+
+  it('leases of different nodes are independent', async () => {
+    const x = await contender('mgr-x', 'node-7');
+    const y = await contender('mgr-y', 'node-8');
+    await until('both lead their own node', () => x.leading && y.leading);
+    x.actor.stop();
+    y.actor.stop();
+    await Promise.all([x.bus.close(), y.bus.close()]);
+  });
+});
