@@ -35,9 +35,65 @@ export const nodeSchema = z
 /** The fields every process has; each process's schema adds its own as later issues need them. */
 const processConfigShape = { node: nodeSchema, nats: natsSchema, heartbeat: heartbeatSchema, logging: loggingSchema };
 
-export const managerConfigSchema = z.object({ ...processConfigShape }).strict();
-export const agentConfigSchema = z.object({ ...processConfigShape }).strict();
+/**
+ * Where the agent watches Nodes, Services and EndpointSlices (actors/agent/kube-watchers.ts).
+ * Optional: an agent without it serves no services (and answers agent.sync at once).
+ */
+export const kubeSchema = z
+  .object({
+    /** The API server, e.g. https://10.0.0.1:6443 or the stand-in's http://127.0.0.1:PORT (no auth yet). */
+    server: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected http://host:port or https://host:port'),
+    /** Asked of the server per watch; a watch silent for this long plus idleGraceMs counts as dead. */
+    watchTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+    idleGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    /** Deadline of one list page. */
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    pageSize: z.number().int().min(1).max(10_000).default(500),
+    /** Informer restarts after errors: initialMs doubling up to maxMs. Also retries of failed syncs. */
+    backoff: z
+      .object({ initialMs: z.number().int().min(1).max(600_000).default(200), maxMs: z.number().int().min(1).max(3_600_000).default(30_000) })
+      .strict()
+      .default({ initialMs: 200, maxMs: 30_000 }),
+    /** Recorded changes wait this long for quiet before a sync (a burst becomes one request)… */
+    syncDelayMs: z.number().int().min(0).max(600_000).default(100),
+    /** …but never longer than this after the first of them. */
+    maxSyncDelayMs: z.number().int().min(0).max(600_000).default(1000),
+    /** Every this many ms, send every service port to the manager again (0: never). */
+    resyncMs: z.number().int().min(0).max(86_400_000).default(0),
+  })
+  .strict();
+
+/** The manager's P4 device: where its P4Runtime target listens and how to talk to it. */
+const p4Schema = z
+  .object({
+    /** host:port or unix:///path of the P4Runtime server (infrap4d, or bin/target). */
+    target: z.string().min(1),
+    deviceId: z.number().int().min(1).default(1),
+    tls: z
+      .object({ caFile: z.string().min(1), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional(), serverName: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    /** Full read-back and repair of drift every so often. */
+    resyncMs: z.number().int().min(100).max(86_400_000).default(60_000),
+    /** Updates per Write RPC. */
+    batchSize: z.number().int().min(1).max(100_000).default(2_000),
+  })
+  .strict();
+
+/** Leadership: one manager per node programs the device; the others stand by. */
+const leadershipSchema = z
+  .object({
+    /** A leader that has not renewed for this long is replaced (default 3 heartbeats). */
+    ttlMs: z.number().int().min(30).max(600_000).optional(),
+    bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('infra_leases'),
+  })
+  .strict()
+  .default({ bucket: 'infra_leases' });
+
+export const managerConfigSchema = z.object({ ...processConfigShape, p4: p4Schema.optional(), leadership: leadershipSchema }).strict();
+export const agentConfigSchema = z.object({ ...processConfigShape, kube: kubeSchema.optional() }).strict();
 
 export type ProcessConfig = z.output<z.ZodObject<typeof processConfigShape>>;
 export type ManagerConfig = z.output<typeof managerConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type KubeSection = z.output<typeof kubeSchema>;

@@ -44,51 +44,56 @@ export interface ProcessTreeParts {
   readonly onPeerHeartbeat: (heartbeat: Heartbeat) => void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly routes: () => Route<any, any>[];
+  /** Called after every change the intent store accepts. */
+  readonly onIntentChange?: () => void;
 }
 
 export function processTree(deps: TreeDeps, parts: ProcessTreeParts): Supervisor {
-  const { config, logs, clock, instanceId } = deps;
-  const { role, refs } = parts;
-  const node = config.node.name;
+  const { config, logs } = deps;
   return new Supervisor({
-    id: role,
+    id: parts.role,
     strategy: 'rest_for_one',
     intensity: 5,
     period: 10_000,
-    clock,
+    clock: deps.clock,
     random: deps.random,
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
-    children: [
-      busChild(refs, config, `${role}-${node}`, logs),
-      { id: 'intent', start: () => (refs.intent = createActor(intentStoreLogic, { input: { node }, clock })) },
-      parts.peer,
-      {
-        id: 'heartbeat',
-        start: () =>
-          createActor(heartbeatLogic, {
-            input: {
-              bus: requireBus(refs),
-              clock,
-              node,
-              role,
-              instanceId,
-              intervalMs: config.heartbeat.intervalMs,
-              revision: () => intentRevision(refs),
-              onPeer: parts.onPeerHeartbeat,
-              logger: logs.for('heartbeat'),
-            },
-          }),
-      },
-      servingChild('server', refs, prefix(node, role), parts.routes),
-      servingChild('ctl', refs, ctlPrefix(node, role), () =>
-        ctlRoutes({ node, role, instanceId, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
-      ),
-    ],
+    children: [busChild(parts.refs, config, `${parts.role}-${config.node.name}`, logs), ...processChildren(deps, parts)],
   });
 }
 
-function busChild(refs: BusRef, config: ProcessConfig, name: string, logs: Logs): ChildSpec {
+/** Everything after the bus: intent → peer → heartbeat → server → ctl. */
+export function processChildren(deps: TreeDeps, parts: ProcessTreeParts): ChildSpec[] {
+  const { config, logs, clock, instanceId } = deps;
+  const { role, refs } = parts;
+  const node = config.node.name;
+  return [
+    { id: 'intent', start: () => (refs.intent = createActor(intentStoreLogic, { input: { node, ...(parts.onIntentChange ? { onChange: parts.onIntentChange } : {}) }, clock })) },
+    parts.peer,
+    {
+      id: 'heartbeat',
+      start: () =>
+        createActor(heartbeatLogic, {
+          input: {
+            bus: requireBus(refs),
+            clock,
+            node,
+            role,
+            instanceId,
+            intervalMs: config.heartbeat.intervalMs,
+            revision: () => intentRevision(refs),
+            onPeer: parts.onPeerHeartbeat,
+            logger: logs.for('heartbeat'),
+          },
+        }),
+    },
+    servingChild('server', refs, prefix(node, role), parts.routes),
+    servingChild('ctl', refs, ctlPrefix(node, role), () => ctlRoutes({ node, role, instanceId, clock, refs, askTimeoutMs: config.nats.timeoutMs })),
+  ];
+}
+
+export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs: Logs): ChildSpec {
   return {
     id: 'bus',
     shutdown: 2000,

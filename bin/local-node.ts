@@ -39,7 +39,8 @@ const node = await startLocalNode({
 let stopping = false;
 console.log(`Infra Offload — local node "${node.node}"`);
 console.log(`  nats-server  pid ${node.nats.pid}  ${node.nats.url}`);
-console.log(`  manager      pid ${node.manager.pid}`);
+for (const m of node.managers) console.log(`  ${m === node.manager ? 'manager     ' : 'manager (2) '} pid ${m.pid}`);
+if (node.target) console.log(`  p4 target    pid ${node.target.pid}  ${node.targetAddress}`);
 console.log(`  agent        pid ${node.agent.pid}`);
 console.log(`  run dir      ${node.dir}`);
 console.log('Ctrl-C stops everything.\n');
@@ -55,8 +56,8 @@ async function shutdown(reason: string): Promise<void> {
   console.log(`\n${reason}: stopping agent, manager and nats-server…`);
   await watcher.close();
   const codes = await node.stop();
-  console.log(`stopped (manager exit ${codes.manager}, agent exit ${codes.agent}); run dir removed`);
-  process.exit(codes.manager === 0 && codes.agent === 0 ? 0 : 1);
+  console.log(`stopped (manager exit ${codes.manager}, agent exit ${codes.agent}, target exit ${codes.target}); run dir removed`);
+  process.exit(codes.manager === 0 && codes.agent === 0 && (codes.target ?? 0) === 0 ? 0 : 1);
 }
 
 process.on('SIGINT', () => void shutdown('Ctrl-C'));

@@ -52,6 +52,9 @@ export class P4RuntimeClient {
     const creds = tls ? ChannelCredentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : ChannelCredentials.createInsecure();
     this.client = new Client(address, creds, {
       'grpc.max_receive_message_length': 64 << 20,
+      // A target that restarts (or starts after us) is found again quickly; the session backs off itself.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
       ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
     });
   }

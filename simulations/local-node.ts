@@ -1,12 +1,13 @@
 /**
- * A whole node on this machine, as `npm start` runs it: a real nats-server on a free loopback
- * port, one manager and one agent process talking only over it, their configuration files in a
- * run directory of their own. For now the node registers and exchanges heartbeats; later issues
- * add the software target, the API stand-in, TAPs and pods.
+ * A whole node on this machine, as `npm start` runs it: a real nats-server (with JetStream) on a
+ * free loopback port, the software P4 target on a Unix socket, one or more managers (one leads,
+ * the others stand by) and one agent, each a separate process talking only over NATS (and the
+ * managers to the target over P4Runtime), their configuration files in a run directory of their
+ * own. Processes that die are restarted, as systemd would.
  *
  * @example
  * const node = await startLocalNode({ onLog: print });
- * // ... node.manager.kill('SIGKILL') ... the manager restarts and pulls the agent's state
+ * // ... node.manager.kill('SIGKILL') ... a standby (or the restarted manager) takes over
  * await node.stop();
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,8 +25,14 @@ export interface LocalNodeOptions {
   readonly heartbeatMs?: number;
   readonly logLevel?: string;
   readonly moduleLevels?: Record<string, string>;
-  /** Restart a process that dies, after this many ms (default 500; undefined keeps it down). */
+  /** Restart a process that dies, after this many ms (default 500; null keeps it down). */
   readonly restartAfterMs?: number | null;
+  /** Managers competing for the node's lease (default 1). */
+  readonly managers?: number;
+  /** Run the software P4 target and point the managers at it (default true). */
+  readonly target?: boolean;
+  /** The session's full resync period (default 60 s). */
+  readonly resyncMs?: number;
   readonly onLog?: (process: string, line: LogLine | string) => void;
   readonly onExit?: (process: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -33,59 +40,80 @@ export interface LocalNodeOptions {
 export interface LocalNode {
   readonly node: string;
   readonly nats: NatsServer;
+  /** The first manager. */
   readonly manager: ManagedProcess;
+  readonly managers: readonly ManagedProcess[];
   readonly agent: ManagedProcess;
+  readonly target: ManagedProcess | undefined;
+  /** P4Runtime address of the target (unix://…), if it runs. */
+  readonly targetAddress: string | undefined;
   readonly dir: string;
-  /** Stops agent, then manager (SIGTERM, by PID), then NATS; removes the run directory. */
-  stop(): Promise<{ manager: number | null; agent: number | null }>;
+  /** Stops agent, managers, target (SIGTERM, by PID), then NATS; removes the run directory. */
+  stop(): Promise<{ manager: number | null; agent: number | null; managers: (number | null)[]; target: number | null }>;
 }
 
 export async function startLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
   const node = options.node ?? 'node-1';
   const dir = await mkdtemp(join(tmpdir(), 'infra-node-'));
   let nats: NatsServer | undefined;
+  const started: ManagedProcess[] = [];
   try {
     const natsDir = join(dir, 'nats');
     await mkdir(natsDir);
     nats = await startNatsServer({ dir: natsDir });
+    const withTarget = options.target ?? true;
+    const targetAddress = withTarget ? `unix://${join(dir, 'p4rt.sock')}` : undefined;
     const common = {
       node: { name: node, ip: options.nodeIp ?? '192.0.2.10', podCidr: options.podCidr ?? '10.244.0.0/24' },
       nats: { servers: [nats.url] },
       heartbeat: { intervalMs: options.heartbeatMs ?? 1000, missedBeats: 3 },
       logging: { level: options.logLevel ?? 'info', modules: options.moduleLevels ?? {} },
     };
-    await writeFile(join(dir, 'manager.yaml'), stringify(common), { mode: 0o600 });
+    const managerConfig = targetAddress ? { ...common, p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000 } } : common;
+    await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
     await writeFile(join(dir, 'agent.yaml'), stringify(common), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
-    const proc = (name: 'manager' | 'agent'): ManagedProcess =>
-      new ManagedProcess({
+    const proc = (name: string, bin: string, args: string[]): ManagedProcess => {
+      const p = new ManagedProcess({
         name,
-        bin: name,
-        args: ['--config', join(dir, `${name}.yaml`)],
+        bin,
+        args,
         ...(options.onLog ? { onLog: options.onLog } : {}),
         ...(options.onExit ? { onExit: options.onExit } : {}),
         ...(restartAfterMs !== undefined ? { restartAfterMs } : {}),
       });
-    const manager = proc('manager');
-    const agent = proc('agent');
-    manager.start();
+      started.push(p);
+      return p;
+    };
+    const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info']) : undefined;
+    target?.start();
+    const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>
+      proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')]),
+    );
+    const agent = proc('agent', 'agent', ['--config', join(dir, 'agent.yaml')]);
+    for (const m of managers) m.start();
     agent.start();
     const server = nats;
     return {
       node,
       nats: server,
-      manager,
+      manager: managers[0]!,
+      managers,
       agent,
+      target,
+      targetAddress,
       dir,
       async stop() {
         const agentCode = await agent.stop();
-        const managerCode = await manager.stop();
+        const managerCodes = await Promise.all(managers.map((m) => m.stop()));
+        const targetCode = target ? await target.stop() : null;
         await server.stop();
         await rm(dir, { recursive: true, force: true });
-        return { manager: managerCode, agent: agentCode };
+        return { manager: managerCodes[0] ?? null, agent: agentCode, managers: managerCodes, target: targetCode };
       },
     };
   } catch (e) {
+    await Promise.all(started.map((p) => p.stop(500)));
     await nats?.stop();
     await rm(dir, { recursive: true, force: true });
     throw e;

@@ -52,6 +52,10 @@ export class ManagedProcess {
 
   constructor(private readonly options: ManagedProcessOptions) {}
 
+  get name(): string {
+    return this.options.name;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }

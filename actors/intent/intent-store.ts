@@ -27,36 +27,38 @@ export type IntentEvent =
   | { type: 'state.get'; reply: Reply<FullState> }
   | { type: 'state.summary'; reply: Reply<IntentSnapshot> };
 
-function answer<T>(reply: Reply<T>, result: Result<T, BusError>): void {
+/** Answers, and tells the owner of the intent when it changed (e.g. so the session writes). */
+function answer<T>(reply: Reply<T>, result: Result<T, BusError>, onChange?: () => void): void {
   reply(result);
+  if (onChange && result.ok && (result.value as { changed?: boolean }).changed === true) onChange();
 }
 
 export const intentStoreLogic = setup({
   types: {
-    context: {} as { intent: IntentState },
+    context: {} as { intent: IntentState; onChange: (() => void) | undefined },
     events: {} as IntentEvent,
-    input: {} as { node: string },
+    input: {} as { node: string; onChange?: () => void },
   },
 }).createMachine({
   id: 'intent',
-  context: ({ input }) => ({ intent: new IntentState(input.node) }),
+  context: ({ input }) => ({ intent: new IntentState(input.node), onChange: input.onChange }),
   initial: 'serving',
   states: {
     serving: {
       on: {
-        'pod.add': { actions: ({ context, event }) => answer(event.reply, context.intent.addPod(event.pod)) },
+        'pod.add': { actions: ({ context, event }) => answer(event.reply, context.intent.addPod(event.pod), context.onChange) },
         'pod.delete': {
-          actions: ({ context, event }) => answer(event.reply, context.intent.deletePod(event.node, event.containerId)),
+          actions: ({ context, event }) => answer(event.reply, context.intent.deletePod(event.node, event.containerId), context.onChange),
         },
-        'host.setup': { actions: ({ context, event }) => answer(event.reply, context.intent.setHost(event.host)) },
+        'host.setup': { actions: ({ context, event }) => answer(event.reply, context.intent.setHost(event.host), context.onChange) },
         'service.upsert': {
-          actions: ({ context, event }) => answer(event.reply, context.intent.upsertService(event.node, event.service)),
+          actions: ({ context, event }) => answer(event.reply, context.intent.upsertService(event.node, event.service), context.onChange),
         },
         'service.delete': {
-          actions: ({ context, event }) => answer(event.reply, context.intent.deleteService(event.node, event.key)),
+          actions: ({ context, event }) => answer(event.reply, context.intent.deleteService(event.node, event.key), context.onChange),
         },
         'state.replace': {
-          actions: ({ context, event }) => answer(event.reply, context.intent.replaceAll(event.state)),
+          actions: ({ context, event }) => answer(event.reply, context.intent.replaceAll(event.state), context.onChange),
         },
         'state.get': { actions: ({ context, event }) => event.reply({ ok: true, value: context.intent.fullState() }) },
         'state.summary': {

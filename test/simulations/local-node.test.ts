@@ -27,7 +27,7 @@ describe('npm start: the local node', function () {
       const timer = setTimeout(() => reject(new Error(`no heartbeats both ways:\n${lines.join('\n')}`)), 30_000);
       createInterface({ input: child.stdout }).on('line', (line) => {
         lines.push(line);
-        const pid = /^\s+(nats-server|manager|agent)\s+pid (\d+)/.exec(line);
+        const pid = /^\s+(nats-server|manager|agent|p4 target)\s+pid (\d+)/.exec(line);
         if (pid) pids[pid[1]!] = Number(pid[2]);
         const dir = /^\s+run dir\s+(\S+)/.exec(line);
         if (dir) runDir = dir[1]!;
@@ -41,7 +41,7 @@ describe('npm start: the local node', function () {
       child.once('exit', (code) => reject(new Error(`exited early with ${code}:\n${lines.join('\n')}`)));
     });
     await ready;
-    expect(Object.keys(pids).sort()).to.deep.equal(['agent', 'manager', 'nats-server']);
+    expect(Object.keys(pids).sort()).to.deep.equal(['agent', 'manager', 'nats-server', 'p4 target']);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const t0 = Date.now();
     child.kill('SIGINT');
@@ -50,6 +50,6 @@ describe('npm start: the local node', function () {
     expect(Date.now() - t0).to.be.below(10_000);
     for (const [name, pid] of Object.entries(pids)) expect(alive(pid), `${name} (pid ${pid}) still running`).to.equal(false);
     expect(existsSync(runDir), `run dir ${runDir} removed`).to.equal(false);
-    expect(lines.some((l) => /stopped \(manager exit 0, agent exit 0\)/.test(l))).to.equal(true);
+    expect(lines.some((l) => /stopped \(manager exit 0, agent exit 0, target exit 0\)/.test(l)), lines.slice(-5).join('\n')).to.equal(true);
   });
 });

@@ -10,8 +10,8 @@ export interface NatsFixture {
 }
 
 /** Starts nats-server; `bus()` connects clients that `close()` closes before stopping the server. */
-export async function natsFixture(): Promise<NatsFixture> {
-  const server = await startNatsServer({ jetstream: false });
+export async function natsFixture(options: { jetstream?: boolean } = {}): Promise<NatsFixture> {
+  const server = await startNatsServer({ jetstream: options.jetstream ?? false });
   const buses: Bus[] = [];
   return {
     server,

@@ -53,6 +53,11 @@ export interface SessionInput {
   readonly volatileTables: ReadonlySet<number>;
   /** Action profile ids to read members and groups of. */
   readonly profileIds: readonly number[];
+  /**
+   * Whether the desired state is complete (e.g. the intent was loaded after a restart). Until it
+   * is, the session does not reconcile: an empty intent would delete everything.
+   */
+  readonly desiredReady?: () => boolean;
   /** Learned entries to delete on reconcile (e.g. flows of removed endpoints). */
   readonly retire?: (entity: WireEntity) => boolean;
   readonly resyncMs: number;
@@ -211,9 +216,13 @@ export const sessionLogic = setup({
           invoke: {
             src: 'pipeline',
             input: ({ context }) => context,
-            onDone: { target: 'reconciling' },
+            onDone: { target: 'waitingForIntent' },
             onError: { target: '#session.backoff', actions: 'noteError' },
           },
+        },
+        waitingForIntent: {
+          always: { guard: ({ context }) => context.desiredReady?.() ?? true, target: 'reconciling' },
+          on: { 'desired.changed': { guard: ({ context }) => context.desiredReady?.() ?? true, target: 'reconciling' } },
         },
         reconciling: {
           entry: assign({ dirty: false }),
