@@ -164,7 +164,8 @@ function indexed(raw: unknown, tables: P4Table[], actions: P4Action[], actionPro
 
 function preamble(o: Json): { id: number; name: string; alias: string } {
   const p = obj(get(o, 'preamble'), 'preamble');
-  return { id: num(p, 'id'), name: str(p, 'name'), alias: String(get(p, 'alias') ?? '') };
+  const alias = get(p, 'alias');
+  return { id: num(p, 'id'), name: str(p, 'name'), alias: typeof alias === 'string' ? alias : '' };
 }
 
 function get(o: Json, ...keys: string[]): unknown {
