@@ -44,17 +44,22 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 
 /** Canonical hex of a bytestring: no leading zero bytes, "00" for zero. */
 export function canonicalHex(v: unknown): string {
-  const b = v instanceof Uint8Array ? v : new Uint8Array(0);
+  const b = v instanceof Uint8Array ? v : EMPTY;
   let i = 0;
   while (i < b.length - 1 && b[i] === 0) i++;
+  if (b.length === 0) return '00';
+  if (b.length - i === 1) return HEX[b[i]!]!;
   let s = '';
   for (; i < b.length; i++) s += HEX[b[i]!];
-  return s === '' ? '00' : s;
+  return s;
 }
 
+const EMPTY = new Uint8Array(0);
+
 function num(v: unknown): string {
+  if (typeof v === 'number') return '' + v;
   if (v === undefined || v === null) return '0';
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'string' || typeof v === 'bigint') return String(v);
   // A protobufjs Long: its own toString gives the decimal value.
   return (v as { toString(): string }).toString();
 }
@@ -62,38 +67,60 @@ function num(v: unknown): string {
 type Msg = Record<string, unknown>;
 const list = (v: unknown): Msg[] => (Array.isArray(v) ? (v as Msg[]) : []);
 
+/**
+ * "id=hex,id=hex" of a list of (id, bytes) pairs in ascending id order. Written for speed (a
+ * reconcile keys every entity the target holds): no intermediate arrays unless the list arrives
+ * out of order, which P4Runtime allows but our render and target never do.
+ */
+function pairsText(items: Msg[], idKey: string, value: (m: Msg) => unknown): string {
+  let out = '';
+  let last = -1;
+  for (let i = 0; i < items.length; i++) {
+    const m = items[i]!;
+    const id = Number(m[idKey] ?? 0);
+    if (id <= last) return sortedPairsText(items, idKey, value);
+    last = id;
+    out += (i === 0 ? '' : ',') + id + '=' + canonicalHex(value(m));
+  }
+  return out;
+}
+
+function sortedPairsText(items: Msg[], idKey: string, value: (m: Msg) => unknown): string {
+  return items
+    .map((m) => [Number(m[idKey] ?? 0), canonicalHex(value(m))] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, hex]) => `${id}=${hex}`)
+    .join(',');
+}
+
+const paramValue = (p: Msg): unknown => p.value;
+const exactValue = (m: Msg): unknown => (m.exact as Msg | undefined)?.value;
+
 function actionText(a: Msg | undefined): string {
   if (!a) return '';
-  const params = list(a.params)
-    .map((p) => `${num(p.param_id)}=${canonicalHex(p.value)}`)
-    .sort()
-    .join(',');
-  return `a${num(a.action_id)}(${params})`;
+  return 'a' + num(a.action_id) + '(' + pairsText(list(a.params), 'param_id', paramValue) + ')';
 }
 
 /** Key and canonical value of one entity. */
 export function keyed(entity: WireEntity): Keyed {
   const t = entity.table_entry as Msg | undefined;
   if (t) {
-    const match = list(t.match)
-      .map((m) => `${num(m.field_id)}=${canonicalHex((m.exact as Msg | undefined)?.value)}`)
-      .sort()
-      .join(',');
+    const match = pairsText(list(t.match), 'field_id', exactValue);
     const ta = (t.action ?? {}) as Msg;
     const value = ta.action
       ? actionText(ta.action as Msg)
       : ta.action_profile_member_id !== undefined && ta.action_profile_member_id !== null
-        ? `m${num(ta.action_profile_member_id)}`
+        ? 'm' + num(ta.action_profile_member_id)
         : ta.action_profile_group_id !== undefined && ta.action_profile_group_id !== null
-          ? `g${num(ta.action_profile_group_id)}`
+          ? 'g' + num(ta.action_profile_group_id)
           : '';
     const tableId = Number(num(t.table_id));
     const isDefault = t.is_default_action === true;
-    return { key: `t${tableId}${isDefault ? 'd' : ''}:${match}`, kind: KIND_TABLE, value, entity, tableId, isDefault };
+    return { key: 't' + tableId + (isDefault ? 'd:' : ':') + match, kind: KIND_TABLE, value, entity, tableId, isDefault };
   }
   const m = entity.action_profile_member as Msg | undefined;
   if (m) {
-    return { key: `m${num(m.action_profile_id)}:${num(m.member_id)}`, kind: KIND_MEMBER, value: actionText(m.action as Msg | undefined), entity, tableId: 0, isDefault: false };
+    return { key: 'm' + num(m.action_profile_id) + ':' + num(m.member_id), kind: KIND_MEMBER, value: actionText(m.action as Msg | undefined), entity, tableId: 0, isDefault: false };
   }
   const g = entity.action_profile_group as Msg | undefined;
   if (g) {
@@ -101,7 +128,7 @@ export function keyed(entity: WireEntity): Keyed {
       .map((x) => `${num(x.member_id)}*${num(x.weight ?? 1)}`)
       .sort()
       .join(',');
-    return { key: `g${num(g.action_profile_id)}:${num(g.group_id)}`, kind: KIND_GROUP, value: members, entity, tableId: 0, isDefault: false };
+    return { key: 'g' + num(g.action_profile_id) + ':' + num(g.group_id), kind: KIND_GROUP, value: members, entity, tableId: 0, isDefault: false };
   }
   throw new Error(`not a table entry, member or group: ${Object.keys(entity).join(',') || 'empty'}`);
 }

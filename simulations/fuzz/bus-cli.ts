@@ -30,7 +30,7 @@ const local = await startLocalNode({
   heartbeatMs: 500,
   restartAfterMs: null,
   onLog: (name, line) => {
-    if (typeof line === 'string' || line.level >= 50) errors.push(`${name}: ${typeof line === 'string' ? line : line.msg}`);
+    if (typeof line === 'string' ? !line.startsWith('{"ready":true') : line.level >= 50) errors.push(`${name}: ${typeof line === 'string' ? line : line.msg}`);
   },
 });
 let ok = false;
@@ -76,7 +76,7 @@ try {
   );
 } finally {
   const codes = await local.stop();
-  if (codes.manager !== 0 || codes.agent !== 0) {
+  if (codes.manager !== 0 || codes.agent !== 0 || (codes.target ?? 0) !== 0) {
     console.log(`unclean exit: ${JSON.stringify(codes)}`);
     ok = false;
   }
