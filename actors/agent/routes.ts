@@ -1,4 +1,11 @@
-/** The agent's request handlers: the manager's full-state pull (agent.sync). */
+/**
+ * The agent's request handlers: the manager's full-state pull (agent.sync).
+ *
+ * An agent that watches Kubernetes answers UNAVAILABLE until its watches have rebuilt its
+ * services from the API (kube-watchers.ts): a partial state would make the manager, which
+ * replaces its intent with the answer, drop services that are still there. The manager retries
+ * on its heartbeat interval and keeps its last state meanwhile.
+ */
 import type { Clock } from '../../core/clock.js';
 import { err } from '../../core/result.js';
 import { route, type Route } from '../../messages/bus.js';
@@ -13,6 +20,8 @@ export interface AgentRouteDeps {
   readonly clock: Clock;
   readonly refs: ProcessRefs;
   readonly askTimeoutMs: number;
+  /** Present when the agent watches Kubernetes: agent.sync waits for its rebuild. */
+  readonly kube?: { readonly complete: boolean };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,6 +32,9 @@ export function agentRoutes(deps: AgentRouteDeps): Route<any, any>[] {
         return err(new BusError('INVALID_ARGUMENT', `sync for node "${r.node}" sent to ${deps.node}`, 'node'));
       }
       if (r.from !== 'manager') return err(new BusError('PERMISSION_DENIED', `only the manager pulls state, not a ${r.from}`, 'from'));
+      if (deps.kube && !deps.kube.complete) {
+        return err(new BusError('UNAVAILABLE', 'the agent is rebuilding its services from the Kubernetes API; ask again'));
+      }
       return ask<FullState>(deps.refs.intent, (reply) => ({ type: 'state.get', reply }), {
         clock: deps.clock,
         timeoutMs: deps.askTimeoutMs,

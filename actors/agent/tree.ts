@@ -1,25 +1,32 @@
 /**
- * The agent's supervision tree (see tree-parts.ts for the shared shape):
+ * The agent's supervision tree (rest_for_one, the shape of tree-parts.ts):
  *
- *   bus → intent → link (hello, manager liveness) → heartbeat → server (agent.*) → ctl (ctl.agent.*)
+ *   bus → intent → [kube] → link (hello, manager liveness) → heartbeat → server (agent.*) → ctl (ctl.agent.*)
  *
- * Later issues add the interface pool, the CNI server, the ARP proxy and the Kubernetes
- * watches.
+ * `kube` (the Kubernetes watches, kube-watchers.ts) is there when the configuration has a `kube`
+ * section. It comes right after the intent store because it writes into it and must restart
+ * with it (and with the bus it sends on). API errors and outages never reach the supervisor: the
+ * watches retry inside the child with their own back-off, so a 30 s outage costs no restart
+ * intensity; only a bug (a throwing handler) makes the child fail and restart.
+ *
+ * Later issues add the interface pool, the CNI server and the ARP proxy.
  */
 import { createActor, fromPromise } from 'xstate';
 import { subjects } from '../../messages/subjects.js';
 import { formatCidr } from '../../messages/validate.js';
 import { managerMethods } from '../../protocol/methods.js';
 import type { HelloReply } from '../../protocol/node.js';
-import type { Supervisor } from '../../supervisors/index.js';
+import { Supervisor, type ChildSpec } from '../../supervisors/index.js';
 import type { ProcessRefs } from '../ctl-routes.js';
 import type { AgentConfig } from '../process-config.js';
 import { VERSION } from '../process-identity.js';
-import { processTree, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
+import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
+import { intentPort, managerPort } from './kube-ports.js';
+import { KubeStatus, kubeWatchersLogic } from './kube-watchers.js';
 import { managerLinkLogic, type ManagerLinkRef } from './manager-link.js';
 import { agentRoutes } from './routes.js';
 
-export type AgentTreeRefs = ProcessRefs & BusRef & { link?: ManagerLinkRef };
+export type AgentTreeRefs = ProcessRefs & BusRef & { link?: ManagerLinkRef; kube?: KubeStatus };
 
 export interface AgentTree {
   readonly supervisor: Supervisor;
@@ -47,24 +54,66 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
     return r.value;
   });
 
-  const supervisor = processTree(deps, {
+  const link: ChildSpec = {
+    id: 'link',
+    start: () =>
+      (refs.link = createActor(managerLinkLogic.provide({ actors: { sayHello } }), {
+        clock,
+        input: {
+          node,
+          heartbeatIntervalMs: config.heartbeat.intervalMs,
+          missedBeats: config.heartbeat.missedBeats,
+          logger: logs.for('link'),
+        },
+      })),
+  };
+  const children = processChildren(deps, {
     role: 'agent',
     refs,
-    peer: {
-      id: 'link',
-      start: () =>
-        (refs.link = createActor(managerLinkLogic.provide({ actors: { sayHello } }), {
-          clock,
-          input: {
-            node,
-            heartbeatIntervalMs: config.heartbeat.intervalMs,
-            missedBeats: config.heartbeat.missedBeats,
-            logger: logs.for('link'),
-          },
-        })),
-    },
+    peer: link,
     onPeerHeartbeat: (heartbeat) => refs.link?.send({ type: 'manager.heartbeat', heartbeat }),
-    routes: () => agentRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
+    routes: () => agentRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
+  });
+  const kube = kubeChild(deps, refs);
+  if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
+  const supervisor = new Supervisor({
+    id: 'agent',
+    strategy: 'rest_for_one',
+    intensity: 5,
+    period: 10_000,
+    clock,
+    random: deps.random,
+    logger: logs.for('supervisor'),
+    ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
+    children: [busChild(refs, config, `agent-${node}`, logs), ...children],
   });
   return { supervisor, refs };
+}
+
+/** The Kubernetes watches, when the configuration has a `kube` section. */
+function kubeChild(deps: TreeDeps<AgentConfig>, refs: AgentTreeRefs): ChildSpec | undefined {
+  const { config, clock, logs } = deps;
+  if (!config.kube) return undefined;
+  const kube = config.kube;
+  // One status for the process's lifetime: agent.sync reads it; each watcher run resets `complete`.
+  const status = (refs.kube = new KubeStatus());
+  const ports = { node: config.node.name, clock, refs, askTimeoutMs: config.nats.timeoutMs };
+  return {
+    id: 'kube',
+    shutdown: 2000,
+    start: () =>
+      createActor(kubeWatchersLogic, {
+        clock,
+        input: {
+          node: config.node.name,
+          nodeIp: config.node.ip,
+          config: kube,
+          clock,
+          logger: logs.for('kube'),
+          intent: intentPort(ports),
+          manager: managerPort(ports),
+          status,
+        },
+      }),
+  };
 }

@@ -1,0 +1,116 @@
+/**
+ * "Record changes, then sync" (kube-proxy's change tracker) for the agent's services. Event
+ * handlers only record the desired ServicePorts of a Service ("namespace/name"); a sync later
+ * drains what differs from what was last written, as one request per changed service port.
+ *
+ * - A burst of changes to one service collapses: only its latest state is kept.
+ * - A change back to what was written is dropped: nothing to send.
+ * - Deletes go first, then upserts; a port key that another service now claims is not deleted
+ *   (a ClusterIP freed by one service and taken by another in the same burst).
+ * - Nothing is forgotten on failure: a service stays pending until `commit` says it is written.
+ *
+ * @example
+ * const t = new ServiceChangeTracker();
+ * t.record('default/web', portsV1); t.record('default/web', portsV2);
+ * for (const c of t.changes()) { ...send c.deletes, c.upserts...; t.commit(c); }
+ */
+import { serviceKeyText, type ServiceKey, type ServicePort } from '../../protocol/intent.js';
+
+export interface ServiceChange {
+  /** "namespace/name" of the Kubernetes Service. */
+  readonly service: string;
+  /** The ports the service should have once this change is written ([] = the service is gone). */
+  readonly ports: readonly ServicePort[];
+  /** Ports that are new or differ from what was written. */
+  readonly upserts: readonly ServicePort[];
+  /** Ports that were written and are no longer wanted. */
+  readonly deletes: readonly ServiceKey[];
+}
+
+export class ServiceChangeTracker {
+  /** What was last written (the shadow), per service. */
+  private readonly written = new Map<string, readonly ServicePort[]>();
+  /** What the service should become, only while it differs from `written`. */
+  private readonly pending = new Map<string, readonly ServicePort[]>();
+
+  /** Services with a change not yet written. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Takes what is already written elsewhere (the intent store after a restart) as the shadow. */
+  seed(ports: readonly ServicePort[]): void {
+    const byService = new Map<string, ServicePort[]>();
+    for (const p of ports) {
+      const id = `${p.namespace}/${p.name}`;
+      byService.set(id, [...(byService.get(id) ?? []), p]);
+    }
+    for (const [id, list] of byService) this.written.set(id, canonical(list));
+  }
+
+  /** Records the desired ports of a service ([] when it is gone or has nothing to offload). */
+  record(service: string, ports: readonly ServicePort[]): void {
+    const wanted = canonical(ports);
+    if (samePorts(wanted, this.written.get(service) ?? [])) this.pending.delete(service);
+    else this.pending.set(service, wanted);
+  }
+
+  /** Marks every written service for rewriting (a periodic full sync). */
+  markAllForResync(): void {
+    for (const [id, ports] of this.written) if (!this.pending.has(id)) this.pending.set(id, ports);
+  }
+
+  /** What to write now: every pending service, with its upserts and deletes. */
+  changes(): ServiceChange[] {
+    const claimed = new Map<string, string>();
+    for (const [id, ports] of this.written) if (!this.pending.has(id)) for (const p of ports) claimed.set(serviceKeyText(p), id);
+    for (const [id, ports] of this.pending) for (const p of ports) claimed.set(serviceKeyText(p), id);
+    const out: ServiceChange[] = [];
+    for (const [service, ports] of this.pending) {
+      const before = new Map((this.written.get(service) ?? []).map((p) => [serviceKeyText(p), p]));
+      const after = new Set(ports.map(serviceKeyText));
+      // A port whose content equals what was written still goes out when it is all that is
+      // pending (a forced resync); otherwise only the ports that differ.
+      const resync = samePorts(ports, this.written.get(service) ?? []);
+      const upserts = ports.filter((p) => resync || !samePort(p, before.get(serviceKeyText(p))));
+      const deletes = [...before.entries()]
+        .filter(([k]) => !after.has(k) && (claimed.get(k) ?? service) === service)
+        .map(([, p]) => ({ clusterIp: p.clusterIp, port: p.port, protocol: p.protocol }));
+      out.push({ service, ports, upserts, deletes });
+    }
+    return out;
+  }
+
+  /** The change is written: it becomes the shadow, and stops being pending unless a newer one came. */
+  commit(change: ServiceChange): void {
+    if (change.ports.length === 0) this.written.delete(change.service);
+    else this.written.set(change.service, change.ports);
+    const newer = this.pending.get(change.service);
+    if (newer === change.ports || (newer !== undefined && samePorts(newer, change.ports))) this.pending.delete(change.service);
+  }
+
+  /** Every written port (for tests and the operator's view). */
+  writtenPorts(): ServicePort[] {
+    return [...this.written.values()].flat();
+  }
+}
+
+function canonical(ports: readonly ServicePort[]): readonly ServicePort[] {
+  return [...ports]
+    .map((p) => ({ ...p, endpoints: [...p.endpoints].sort((a, b) => a.ipv4 - b.ipv4 || a.port - b.port) }))
+    .sort((a, b) => a.clusterIp - b.clusterIp || a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+/** Field by field, so that key order in objects (from JSON or the intent store) does not matter. */
+function portText(p: ServicePort): string {
+  const eps = p.endpoints.map((e) => [e.ipv4, e.port, e.node, e.ready, e.serving, e.terminating].join(','));
+  return [p.namespace, p.name, p.portName, p.clusterIp, p.port, p.protocol, eps.join(';')].join('|');
+}
+
+function samePort(a: ServicePort, b: ServicePort | undefined): boolean {
+  return b !== undefined && portText(a) === portText(b);
+}
+
+function samePorts(a: readonly ServicePort[], b: readonly ServicePort[]): boolean {
+  return a.length === b.length && a.every((p, i) => portText(p) === portText(b[i]!));
+}

@@ -1,0 +1,201 @@
+/**
+ * What the Kubernetes tests share: manifests (Services, EndpointSlices, Nodes), a fake manager
+ * (a real Bus serving the manager's methods and recording what reaches it), an agent tree with
+ * a `kube` section, and polling helpers.
+ */
+import { agentTree, type AgentTree } from '../../actors/agent/tree.js';
+import { agentConfigSchema } from '../../actors/process-config.js';
+import { systemClock } from '../../core/clock.js';
+import { parseConfig } from '../../core/config.js';
+import { silentLogs, type Logs } from '../../core/logger.js';
+import { seededRandom } from '../../core/random.js';
+import { ok, type Result } from '../../core/result.js';
+import { route, type Bus } from '../../messages/bus.js';
+import type { BusError } from '../../messages/errors.js';
+import { prefix, subjects } from '../../messages/subjects.js';
+import { formatIpv4 } from '../../messages/validate.js';
+import { serviceKeyText, type ServicePort } from '../../protocol/intent.js';
+import { agentMethods, managerMethods } from '../../protocol/methods.js';
+import type { FullState } from '../../protocol/sync.js';
+import type { KubeObject } from '../../simulations/kube/store.js';
+
+export interface EndpointSpec {
+  readonly ip: string;
+  readonly node?: string;
+  readonly ready?: boolean;
+  readonly serving?: boolean;
+  readonly terminating?: boolean;
+}
+
+export interface PortSpec {
+  readonly name?: string;
+  readonly port: number;
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+  readonly targetPort?: number | string;
+}
+
+export function service(name: string, clusterIP: string, ports: readonly PortSpec[], extra: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'default' },
+    spec: { type: 'ClusterIP', clusterIP, clusterIPs: [clusterIP], ports: ports.map((p) => ({ protocol: 'TCP', ...p })), ...extra },
+  };
+}
+
+export function slice(name: string, serviceName: string, endpoints: readonly EndpointSpec[], ports: readonly PortSpec[]): KubeObject {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': serviceName } },
+    addressType: 'IPv4',
+    ports: ports.map((p) => ({ protocol: 'TCP', ...p })),
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.ip],
+      nodeName: e.node ?? 'node-1',
+      conditions: {
+        ...(e.ready === undefined ? {} : { ready: e.ready }),
+        ...(e.serving === undefined ? {} : { serving: e.serving }),
+        ...(e.terminating === undefined ? {} : { terminating: e.terminating }),
+      },
+    })),
+  };
+}
+
+export function nodeObject(name: string, ip: string, podCIDR: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name },
+    spec: { podCIDR, podCIDRs: [podCIDR] },
+    status: { addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }] },
+  };
+}
+
+/** `n` endpoints 10.244.<third>.1… */
+export function endpoints(n: number, third = 1, extra: Partial<EndpointSpec> = {}): EndpointSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ ip: `10.244.${third}.${i + 1}`, ...extra }));
+}
+
+export interface ManagerRequest {
+  readonly op: 'upsert' | 'delete';
+  /** "10.96.0.10:80/TCP" */
+  readonly key: string;
+  readonly service?: ServicePort;
+}
+
+/** A manager stand-in on the bus: answers hello, records service upserts/deletes, can pull agent.sync. */
+export class FakeManager {
+  readonly requests: ManagerRequest[] = [];
+  readonly state = new Map<string, ServicePort>();
+  private stopServing: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    readonly node: string,
+  ) {}
+
+  start(): void {
+    const served = this.bus.serve(prefix(this.node, 'manager'), [
+      route(managerMethods.hello, () =>
+        ok({ node: this.node, instanceId: 'fakemanager1', stateRevision: 0, resyncRequested: false, heartbeatIntervalMs: 1000 }),
+      ),
+      route(managerMethods.serviceUpsert, (u) => {
+        const key = serviceKeyText(u.service);
+        this.requests.push({ op: 'upsert', key, service: u.service });
+        this.state.set(key, u.service);
+        return ok({ revision: this.requests.length, changed: true });
+      }),
+      route(managerMethods.serviceDelete, (d) => {
+        const key = serviceKeyText(d);
+        this.requests.push({ op: 'delete', key });
+        this.state.delete(key);
+        return ok({ revision: this.requests.length, changed: true });
+      }),
+    ]);
+    this.stopServing = () => served.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopServing?.();
+  }
+
+  /** Requests about one ClusterIP:port/protocol. */
+  about(key: string): ManagerRequest[] {
+    return this.requests.filter((r) => r.key === key);
+  }
+
+  /** The endpoints the manager holds for a key, as "ip:port" (sorted), or undefined. */
+  endpointsOf(key: string): string[] | undefined {
+    return this.state.get(key)?.endpoints.map((e) => `${formatIpv4(e.ipv4)}:${e.port}`).sort();
+  }
+
+  /** agent.sync, as the manager's registry pulls it. */
+  pull(): Promise<Result<FullState, BusError>> {
+    return this.bus.request(subjects.agent(this.node, agentMethods.sync.op), agentMethods.sync, {
+      node: this.node,
+      from: 'manager',
+      instanceId: 'fakemanager1',
+    });
+  }
+}
+
+export interface AgentOptions {
+  readonly node: string;
+  readonly natsUrl: string;
+  readonly kubeUrl: string;
+  readonly instanceId?: string;
+  readonly kube?: Record<string, unknown>;
+  readonly logs?: Logs;
+}
+
+/** Fast timings for tests: a burst is 100 ms of quiet, back-off 100 ms → 1 s, a silent watch 2.5 s. */
+export const TEST_KUBE = {
+  watchTimeoutSeconds: 2,
+  idleGraceMs: 500,
+  requestTimeoutMs: 2000,
+  backoff: { initialMs: 100, maxMs: 1000 },
+  syncDelayMs: 100,
+  maxSyncDelayMs: 1000,
+};
+
+export async function startAgent(o: AgentOptions): Promise<AgentTree> {
+  const raw = {
+    node: { name: o.node, ip: '192.0.2.10', podCidr: '10.244.0.0/24' },
+    nats: { servers: [o.natsUrl], timeoutMs: 1000 },
+    heartbeat: { intervalMs: 200 },
+    kube: { server: o.kubeUrl, ...TEST_KUBE, ...o.kube },
+  };
+  const config = parseConfig(raw, agentConfigSchema);
+  if (!config.ok) throw config.error;
+  const tree = agentTree({
+    config: config.value,
+    logs: o.logs ?? silentLogs(),
+    clock: systemClock,
+    random: seededRandom(7),
+    instanceId: o.instanceId ?? 'agent1',
+  });
+  const started = await tree.supervisor.start();
+  if (!started.ok) throw new Error(`agent did not start: ${JSON.stringify(started)}`);
+  return tree;
+}
+
+/** Polls `check` until it returns true (or throws nothing), up to `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+    await sleep(25);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
