@@ -41,6 +41,7 @@ console.log(`Infra Offload — local node "${node.node}"`);
 console.log(`  nats-server  pid ${node.nats.pid}  ${node.nats.url}`);
 for (const m of node.managers) console.log(`  ${m === node.manager ? 'manager     ' : 'manager (2) '} pid ${m.pid}`);
 if (node.target) console.log(`  p4 target    pid ${node.target.pid}  ${node.targetAddress}`);
+if (node.kube) console.log(`  kube API     pid ${node.kube.pid}  ${node.kube.url} (apply objects: node dist/bin/kubectl-lite.js --server ${node.kube.adminUrl} apply -f FILE)`);
 console.log(`  agent        pid ${node.agent.pid}`);
 console.log(`  run dir      ${node.dir}`);
 console.log('Ctrl-C stops everything.\n');

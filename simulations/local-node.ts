@@ -1,6 +1,6 @@
 /**
  * A whole node on this machine, as `npm start` runs it: a real nats-server (with JetStream) on a
- * free loopback port, the software P4 target on a Unix socket, one or more managers (one leads,
+ * free loopback port, the Kubernetes API stand-in, the software P4 target on a Unix socket, one or more managers (one leads,
  * the others stand by) and one agent, each a separate process talking only over NATS (and the
  * managers to the target over P4Runtime), their configuration files in a run directory of their
  * own. Processes that die are restarted, as systemd would.
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startNatsServer, type NatsServer } from './nats-server.js';
+import { startStandin, type StandinProcess } from './kube/standin-process.js';
 import { ManagedProcess, type LogLine } from './processes.js';
 
 export interface LocalNodeOptions {
@@ -31,6 +32,8 @@ export interface LocalNodeOptions {
   readonly managers?: number;
   /** Run the software P4 target and point the managers at it (default true). */
   readonly target?: boolean;
+  /** Run the Kubernetes API stand-in and point the agent's watches at it (default true). */
+  readonly kube?: boolean;
   /** The session's full resync period (default 60 s). */
   readonly resyncMs?: number;
   readonly onLog?: (process: string, line: LogLine | string) => void;
@@ -47,6 +50,8 @@ export interface LocalNode {
   readonly target: ManagedProcess | undefined;
   /** P4Runtime address of the target (unix://…), if it runs. */
   readonly targetAddress: string | undefined;
+  /** The Kubernetes API stand-in (change objects through its adminUrl, as kubectl would). */
+  readonly kube: StandinProcess | undefined;
   readonly dir: string;
   /** Stops agent, managers, target (SIGTERM, by PID), then NATS; removes the run directory. */
   stop(): Promise<{ manager: number | null; agent: number | null; managers: (number | null)[]; target: number | null }>;
@@ -56,6 +61,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
   const node = options.node ?? 'node-1';
   const dir = await mkdtemp(join(tmpdir(), 'infra-node-'));
   let nats: NatsServer | undefined;
+  let kube: StandinProcess | undefined;
   const started: ManagedProcess[] = [];
   try {
     const natsDir = join(dir, 'nats');
@@ -71,7 +77,9 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     };
     const managerConfig = targetAddress ? { ...common, p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000 } } : common;
     await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
-    await writeFile(join(dir, 'agent.yaml'), stringify(common), { mode: 0o600 });
+    kube = options.kube === false ? undefined : await startStandin({ logLevel: 'warn' });
+    const agentConfig = kube ? { ...common, kube: { server: kube.url } } : common;
+    await writeFile(join(dir, 'agent.yaml'), stringify(agentConfig), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
     const proc = (name: string, bin: string, args: string[]): ManagedProcess => {
       const p = new ManagedProcess({
@@ -94,6 +102,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     for (const m of managers) m.start();
     agent.start();
     const server = nats;
+    const api = kube;
     return {
       node,
       nats: server,
@@ -102,11 +111,13 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       agent,
       target,
       targetAddress,
+      kube: api,
       dir,
       async stop() {
         const agentCode = await agent.stop();
         const managerCodes = await Promise.all(managers.map((m) => m.stop()));
         const targetCode = target ? await target.stop() : null;
+        await api?.stop();
         await server.stop();
         await rm(dir, { recursive: true, force: true });
         return { manager: managerCodes[0] ?? null, agent: agentCode, managers: managerCodes, target: targetCode };
@@ -114,6 +125,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     };
   } catch (e) {
     await Promise.all(started.map((p) => p.stop(500)));
+    await kube?.stop();
     await nats?.stop();
     await rm(dir, { recursive: true, force: true });
     throw e;

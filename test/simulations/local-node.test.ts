@@ -27,7 +27,7 @@ describe('npm start: the local node', function () {
       const timer = setTimeout(() => reject(new Error(`no heartbeats both ways:\n${lines.join('\n')}`)), 30_000);
       createInterface({ input: child.stdout }).on('line', (line) => {
         lines.push(line);
-        const pid = /^\s+(nats-server|manager|agent|p4 target)\s+pid (\d+)/.exec(line);
+        const pid = /^\s+(nats-server|manager|agent|p4 target|kube API)\s+pid (\d+)/.exec(line);
         if (pid) pids[pid[1]!] = Number(pid[2]);
         const dir = /^\s+run dir\s+(\S+)/.exec(line);
         if (dir) runDir = dir[1]!;
@@ -41,7 +41,7 @@ describe('npm start: the local node', function () {
       child.once('exit', (code) => reject(new Error(`exited early with ${code}:\n${lines.join('\n')}`)));
     });
     await ready;
-    expect(Object.keys(pids).sort()).to.deep.equal(['agent', 'manager', 'nats-server', 'p4 target']);
+    expect(Object.keys(pids).sort()).to.deep.equal(['agent', 'kube API', 'manager', 'nats-server', 'p4 target']);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const t0 = Date.now();
     child.kill('SIGINT');
