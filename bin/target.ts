@@ -3,13 +3,14 @@
  * The software P4 target: a P4Runtime gRPC server running the behavioural model of k8s_dp.
  *
  *   target [--listen 127.0.0.1:9559 | unix:/path] [--device-id 1] [--no-pipeline]
- *          [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]   (with --tls-ca: mutual TLS)
+ *          [--tls-cert FILE --tls-key FILE --tls-ca FILE]   (mutual TLS; the files are checked first)
  *          [--log-level info]
  *
  * By default it loads k8s_dp (p4/k8s_dp.p4info.json) on the device, so a client can write at
  * once; a client may still replace it with SetForwardingPipelineConfig.
  */
 import { readFileSync } from 'node:fs';
+import { inspectTlsFiles } from '../deploy/certs/check.js';
 import { parseArgs } from 'node:util';
 import { createLogs, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { DEFAULT_P4INFO_PATH } from '../p4/p4info.js';
@@ -33,22 +34,22 @@ if (!Number.isInteger(deviceId) || deviceId < 1 || !LOG_LEVELS.includes(level)) 
   console.error('target: --device-id must be a positive integer and --log-level one of ' + LOG_LEVELS.join(', '));
   process.exit(2);
 }
-if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-  console.error('target: --tls-cert and --tls-key go together');
+const tlsFlags = [values['tls-cert'], values['tls-key'], values['tls-ca']].filter((v) => v !== undefined).length;
+if (tlsFlags !== 0 && tlsFlags !== 3) {
+  console.error('target: mutual TLS needs --tls-cert, --tls-key and --tls-ca together');
   process.exit(2);
 }
 let tls: ServerTls | undefined;
-try {
-  tls = values['tls-cert']
-    ? {
-        cert: readFileSync(values['tls-cert']),
-        key: readFileSync(values['tls-key']!),
-        ...(values['tls-ca'] ? { ca: readFileSync(values['tls-ca']) } : {}),
-      }
-    : undefined;
-} catch (e) {
-  console.error(`target: ${(e as Error).message}`);
-  process.exit(2);
+if (tlsFlags === 3) {
+  // Node's TLS accepts a garbage CA or an expired certificate without complaint and then refuses
+  // every client: check the files first, and refuse to start degraded.
+  const checked = inspectTlsFiles({ caFile: values['tls-ca']!, certFile: values['tls-cert']!, keyFile: values['tls-key']! }, { usage: 'server' });
+  if (!checked.ok) {
+    console.error(`target: ${checked.error.message}`);
+    process.exit(2);
+  }
+  tls = { cert: checked.value.cert!, key: checked.value.key!, ca: checked.value.ca };
+  for (const w of checked.value.warnings) console.error(`target: warning: ${w}`);
 }
 
 const logs = createLogs({ level }, 'target');
