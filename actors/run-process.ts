@@ -10,7 +10,27 @@ import { loadConfigFile } from '../core/config.js';
 import { createLogs, type LoggingConfig, type Logs } from '../core/logger.js';
 import { systemRandom, type Random } from '../core/random.js';
 import { runRoot, type Supervisor } from '../supervisors/index.js';
+import { inspectTlsFiles } from '../deploy/certs/check.js';
 import { newInstanceId } from './process-identity.js';
+
+interface TlsConfigs {
+  readonly nats?: { readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } };
+  readonly p4?: { readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string } };
+}
+
+/**
+ * Checks every certificate a process is configured with before it starts: a missing, unreadable,
+ * corrupted, expired or wrong-CA file stops start-up with a clear message (Node's TLS would
+ * accept a garbage CA silently and then fail every connection: started, but degraded).
+ */
+function checkTls(config: TlsConfigs): string | undefined {
+  for (const [what, tls] of [['nats.tls', config.nats?.tls], ['p4.tls', config.p4?.tls]] as const) {
+    if (!tls) continue;
+    const r = inspectTlsFiles({ caFile: tls.caFile, ...(tls.certFile ? { certFile: tls.certFile } : {}), ...(tls.keyFile ? { keyFile: tls.keyFile } : {}) }, { usage: 'client' });
+    if (!r.ok) return `${what}: ${r.error.message}`;
+  }
+  return undefined;
+}
 
 export interface ProcessBuild<C> {
   readonly config: C;
@@ -42,6 +62,11 @@ export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; n
     process.exit(2);
   }
   const config = loaded.value;
+  const tlsProblem = checkTls(config as unknown as TlsConfigs);
+  if (tlsProblem) {
+    console.error(`${name}: ${tlsProblem}`);
+    process.exit(2);
+  }
   const logs = createLogs(config.logging, name);
   const instanceId = newInstanceId(systemRandom);
   logs.for('process').info({ node: config.node.name, instanceId, config: configPath }, `${name} starting`);

@@ -104,6 +104,7 @@ export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs
         logger: logs.for('bus'),
         timeoutMs: config.nats.timeoutMs,
         ...(config.nats.tls ? { tls: config.nats.tls } : {}),
+        ...(config.nats.inboxPrefix ? { inboxPrefix: config.nats.inboxPrefix } : {}),
       });
       refs.bus = bus;
       return createActor(connectionLogic, { input: { bus } });

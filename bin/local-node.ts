@@ -46,7 +46,8 @@ console.log(`  agent        pid ${node.agent.pid}`);
 console.log(`  run dir      ${node.dir}`);
 console.log('Ctrl-C stops everything.\n');
 
-const watcher = await Bus.connect({ servers: node.nats.url, name: 'local-node-display', logger: silentLogs().root });
+// The display is an operator: it may read every node's events, nothing more.
+const watcher = await Bus.connect({ servers: node.nats.url, name: 'local-node-display', logger: silentLogs().root, ...node.credentials({ kind: 'operator', name: 'offloadctl' }) });
 watcher.subscribe(subjects.events(node.node, 'heartbeat'), heartbeatCodec, (r) => {
   if (r.ok) console.log(formatHeartbeat(r.value));
 });

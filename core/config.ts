@@ -84,6 +84,8 @@ export const natsSchema = z
   .object({
     servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'expected nats://host:port or tls://host:port')).min(1),
     tls: tlsSchema.optional(),
+    /** This identity's reply subjects (NATS permissions give each identity its own, e.g. _INBOX_agent_node-1). */
+    inboxPrefix: z.string().regex(/^_INBOX[A-Za-z0-9_-]*$/, 'expected _INBOX followed by letters, digits, _ or -').optional(),
     timeoutMs: z.number().int().min(10).max(600_000).default(2000),
   })
   .strict();

@@ -16,6 +16,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 need_pkgs=()
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     die "missing Debian packages: ${need_pkgs[*]}. Run as root, or: sudo apt-get install -y ${need_pkgs[*]}"

@@ -132,6 +132,7 @@ export class Bus {
         ? { tls: { caFile: options.tls.caFile, certFile: options.tls.certFile, keyFile: options.tls.keyFile } }
         : {}),
     };
+    if (connOptions.tls) await refuseBadCredentials(connOptions);
     const nc = await connect(connOptions);
     const bus = new Bus(nc, options);
     bus.watchStatus();
@@ -250,6 +251,30 @@ export class Bus {
       }
     })().catch(() => undefined);
   }
+}
+
+/**
+ * With TLS, a certificate the server refuses (none, wrong CA, expired, unknown subject) would make
+ * a reconnect-forever connect wait forever. One plain attempt first turns those into an error at
+ * start-up; a server that is merely not up yet is left to the patient connect that follows.
+ */
+async function refuseBadCredentials(options: NodeConnectionOptions): Promise<void> {
+  let probe: NatsConnection | undefined;
+  try {
+    probe = await connect({ ...options, reconnect: false, waitOnFirstConnect: false, maxReconnectAttempts: 0, timeout: 5000 });
+  } catch (e) {
+    const text = describeChain(e);
+    if (/ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH|timeout/i.test(text)) return;
+    throw new BusError('PERMISSION_DENIED', `the NATS server refused this identity: ${text}`, '', { cause: e });
+  } finally {
+    await probe?.close().catch(() => undefined);
+  }
+}
+
+function describeChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur instanceof Error && parts.length < 4; cur = cur.cause) parts.push(`${cur.name}: ${cur.message}`);
+  return parts.join(' ← ') || String(e);
 }
 
 /** Per-serve request dispatch: route lookup, decode, bounded concurrency, typed error replies. */

@@ -10,12 +10,20 @@
  * // ... node.manager.kill('SIGKILL') ... a standby (or the restarted manager) takes over
  * await node.stop();
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startNatsServer, type NatsServer } from './nats-server.js';
+import { generateDeployment } from '../deploy/certs/deployment.js';
+import { inboxPrefix, type Identity } from '../deploy/certs/identities.js';
+import type { BusTls } from '../messages/bus.js';
 import { startStandin, type StandinProcess } from './kube/standin-process.js';
+
+export interface BusCredentials {
+  readonly tls: BusTls;
+  readonly inboxPrefix: string;
+}
 import { ManagedProcess, type LogLine } from './processes.js';
 
 export interface LocalNodeOptions {
@@ -32,6 +40,11 @@ export interface LocalNodeOptions {
   readonly managers?: number;
   /** Run the software P4 target and point the managers at it (default true). */
   readonly target?: boolean;
+  /**
+   * Mutual TLS everywhere (default true): certificates generated into the run directory, NATS with
+   * per-node authorisation, the target requiring the manager's client certificate.
+   */
+  readonly tls?: boolean;
   /** Run the Kubernetes API stand-in and point the agent's watches at it (default true). */
   readonly kube?: boolean;
   /** The session's full resync period (default 60 s). */
@@ -52,6 +65,8 @@ export interface LocalNode {
   readonly targetAddress: string | undefined;
   /** The Kubernetes API stand-in (change objects through its adminUrl, as kubectl would). */
   readonly kube: StandinProcess | undefined;
+  /** Bus credentials of an identity (undefined without TLS): pass them to Bus.connect. */
+  credentials(identity: Identity): BusCredentials | undefined;
   readonly dir: string;
   /** Stops agent, managers, target (SIGTERM, by PID), then NATS; removes the run directory. */
   stop(): Promise<{ manager: number | null; agent: number | null; managers: (number | null)[]; target: number | null }>;
@@ -66,19 +81,32 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
   try {
     const natsDir = join(dir, 'nats');
     await mkdir(natsDir);
-    nats = await startNatsServer({ dir: natsDir });
+    const certs = options.tls === false ? undefined : await generateDeployment({ outDir: join(dir, 'certs'), nodes: [node], days: 2 });
+    nats = await startNatsServer({ dir: natsDir, ...(certs ? { extraConfig: await readFile(certs.paths.natsConfig, 'utf8') } : {}) });
+    const credentials = (identity: Identity): BusCredentials | undefined => {
+      if (!certs) return undefined;
+      const pair = certs.paths.identity(identity);
+      return { tls: { caFile: certs.paths.busCa.cert, certFile: pair.cert, keyFile: pair.key }, inboxPrefix: inboxPrefix(identity) };
+    };
+    const natsFor = (identity: Identity): Record<string, unknown> => ({ servers: [nats!.url], ...credentials(identity) });
     const withTarget = options.target ?? true;
     const targetAddress = withTarget ? `unix://${join(dir, 'p4rt.sock')}` : undefined;
     const common = {
       node: { name: node, ip: options.nodeIp ?? '192.0.2.10', podCidr: options.podCidr ?? '10.244.0.0/24' },
-      nats: { servers: [nats.url] },
       heartbeat: { intervalMs: options.heartbeatMs ?? 1000, missedBeats: 3 },
       logging: { level: options.logLevel ?? 'info', modules: options.moduleLevels ?? {} },
     };
-    const managerConfig = targetAddress ? { ...common, p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000 } } : common;
+    const p4Tls = certs
+      ? { caFile: certs.paths.p4Ca.cert, certFile: certs.paths.p4Manager(node).cert, keyFile: certs.paths.p4Manager(node).key, serverName: `target.${node}` }
+      : undefined;
+    const managerConfig = {
+      ...common,
+      nats: natsFor({ kind: 'manager', node }),
+      ...(targetAddress ? { p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000, ...(p4Tls ? { tls: p4Tls } : {}) } } : {}),
+    };
     await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
     kube = options.kube === false ? undefined : await startStandin({ logLevel: 'warn' });
-    const agentConfig = kube ? { ...common, kube: { server: kube.url } } : common;
+    const agentConfig = { ...common, nats: natsFor({ kind: 'agent', node }), ...(kube ? { kube: { server: kube.url } } : {}) };
     await writeFile(join(dir, 'agent.yaml'), stringify(agentConfig), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
     const proc = (name: string, bin: string, args: string[]): ManagedProcess => {
@@ -93,7 +121,8 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       started.push(p);
       return p;
     };
-    const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info']) : undefined;
+    const targetTls = certs ? ['--tls-cert', certs.paths.target(node).cert, '--tls-key', certs.paths.target(node).key, '--tls-ca', certs.paths.p4Ca.cert] : [];
+    const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls]) : undefined;
     target?.start();
     const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>
       proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')]),
@@ -112,6 +141,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       target,
       targetAddress,
       kube: api,
+      credentials,
       dir,
       async stop() {
         const agentCode = await agent.stop();

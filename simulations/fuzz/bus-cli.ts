@@ -27,6 +27,9 @@ if (![cases, seed, concurrency].every((n) => Number.isInteger(n) && n >= 0) || c
 
 const errors: string[] = [];
 const local = await startLocalNode({
+      // The fuzzer/test client speaks for every identity at once, so the bus runs without mTLS here;
+      // test/security/ and test/simulations/local-node.test.ts cover the secured node.
+      tls: false,
   heartbeatMs: 500,
   restartAfterMs: null,
   onLog: (name, line) => {

@@ -64,4 +64,16 @@ describe('process configuration', () => {
     expect(r.stderr).to.match(/node\.ip: required/);
     expect(r.stderr).to.not.match(/\n\s+at /, 'no stack trace');
   });
+
+  it('stops a process whose certificate files are missing or corrupted, before it connects anywhere', function () {
+    this.timeout(20_000);
+    writeFileSync(join(dir, 'garbage-ca.crt'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    const tls = `nats: { servers: ["tls://127.0.0.1:1"], tls: { caFile: "${join(dir, 'garbage-ca.crt')}", certFile: "${join(dir, 'none.crt')}", keyFile: "${join(dir, 'none.key')}" } }`;
+    writeFileSync(join(dir, 'bad-tls.yaml'), `node: { name: node-1, ip: 192.0.2.10 }\n${tls}\n`);
+    const { command, args } = binCommand('agent');
+    const r = spawnSync(command, [...args, '--config', join(dir, 'bad-tls.yaml')], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.match(/nats\.tls: /);
+    expect(r.stderr).to.not.match(/\n\s+at /, 'no stack trace');
+  });
 });

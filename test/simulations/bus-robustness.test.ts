@@ -15,6 +15,9 @@ describe('manager and agent processes under malformed bus traffic', function () 
 
   before(async () => {
     local = await startLocalNode({
+      // The fuzzer/test client speaks for every identity at once, so the bus runs without mTLS here;
+      // test/security/ and test/simulations/local-node.test.ts cover the secured node.
+      tls: false,
       heartbeatMs: 200,
       restartAfterMs: null,
       onLog: (name, line) => {

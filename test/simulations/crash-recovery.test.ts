@@ -13,6 +13,9 @@ describe('kill -9 of the manager or the agent process', function () {
 
   before(async () => {
     local = await startLocalNode({
+      // The fuzzer/test client speaks for every identity at once, so the bus runs without mTLS here;
+      // test/security/ and test/simulations/local-node.test.ts cover the secured node.
+      tls: false,
       heartbeatMs: 100,
       restartAfterMs: 100,
       onLog: (name, line) => lines.push(`${name}: ${typeof line === 'string' ? line : line.msg}`),

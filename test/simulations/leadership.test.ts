@@ -25,6 +25,9 @@ describe('leadership hand-over between two managers', function () {
 
   before(async () => {
     node = await startLocalNode({
+      // The fuzzer/test client speaks for every identity at once, so the bus runs without mTLS here;
+      // test/security/ and test/simulations/local-node.test.ts cover the secured node.
+      tls: false,
       managers: 2,
       heartbeatMs: HEARTBEAT,
       restartAfterMs: null,
