@@ -1,8 +1,10 @@
 /**
  * A P4Runtime client built from our protos with grpc-js: unary calls as promises, Read as an
  * array of entities, StreamChannel as a small object with `send` and an async message queue.
- * Messages are plain snake_case objects (as the specification names fields). Used by tests,
- * benchmarks and (next) the manager's hardware session.
+ * Messages are plain snake_case objects (as the specification names fields). Writes are encoded
+ * and reads decoded by lean codecs where they apply (p4/target/lean-client-*.ts: the same bytes
+ * and objects as protobufjs; reads decode about 3x faster, writes encode slightly faster), by
+ * protobufjs otherwise. Used by tests, benchmarks and the manager's hardware session.
  *
  * @example
  * const c = new P4RuntimeClient('unix:///tmp/p4rt.sock');
@@ -13,6 +15,8 @@
 import { ChannelCredentials, Client, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { p4RuntimeService, p4Types } from './runtime-proto.js';
+import { decodeLeanRead } from './target/lean-client-read.js';
+import { encodeLeanWrite } from './target/lean-client-write.js';
 
 type Msg = Record<string, unknown>;
 
@@ -73,7 +77,7 @@ export class P4RuntimeClient {
   }
 
   write(req: Msg): Promise<Msg> {
-    return this.unary('Write', req);
+    return this.unary('Write', req, encodeWriteRequest);
   }
 
   setPipeline(req: Msg): Promise<Msg> {
@@ -96,13 +100,12 @@ export class P4RuntimeClient {
 
   /** Reads every entity the request matches (all response messages, flattened). */
   read(req: Msg): Promise<Msg[]> {
-    const { req: reqType, res, path } = method('Read');
-    const call = this.client.makeServerStreamRequest(path, (m: Msg) => Buffer.from(reqType.encode(reqType.fromObject(m)).finish()), (buf: Buffer) => res.decode(buf), req);
+    const { req: reqType, path } = method('Read');
+    const call = this.client.makeServerStreamRequest(path, (m: Msg) => Buffer.from(reqType.encode(reqType.fromObject(m)).finish()), decodeReadResponse, req);
     const out: Msg[] = [];
     return new Promise((resolve, reject) => {
-      call.on('data', (m: protobuf.Message) => {
-        const o = res.toObject(m, OBJECT) as { entities?: Msg[] };
-        for (const e of o.entities ?? []) out.push(e);
+      call.on('data', (entities: Msg[]) => {
+        for (const e of entities) out.push(e);
       });
       call.on('error', (e: ServiceError) => reject(toP4Error(e)));
       call.on('end', () => resolve(out));
@@ -115,12 +118,12 @@ export class P4RuntimeClient {
     return new P4RuntimeStream(call);
   }
 
-  private unary(name: string, request: Msg): Promise<Msg> {
+  private unary(name: string, request: Msg, serialize?: (m: Msg) => Buffer): Promise<Msg> {
     const { req, res, path } = method(name);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         path,
-        (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()),
+        serialize ?? ((m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish())),
         (buf: Buffer) => res.toObject(res.decode(buf), OBJECT),
         request,
         (e, r) => (e ? reject(toP4Error(e)) : resolve(r as Msg)),
@@ -177,6 +180,25 @@ export class P4RuntimeStream {
     this.call.end();
     this.call.cancel();
   }
+}
+
+const writeType = p4Types.WriteRequest;
+const readResponseType = p4Types.ReadResponse;
+
+/**
+ * A WriteRequest's bytes: the lean encoder (p4/target/lean-client-write.ts) when it handles the
+ * request, protobufjs otherwise; the same bytes either way.
+ */
+export function encodeWriteRequest(m: Msg): Buffer {
+  return encodeLeanWrite(m) ?? Buffer.from(writeType.encode(writeType.fromObject(m)).finish());
+}
+
+/** The entities of one ReadResponse as plain objects: the lean decoder when it can, protobufjs otherwise. */
+export function decodeReadResponse(buf: Uint8Array): Msg[] {
+  const lean = decodeLeanRead(buf);
+  if (lean) return lean;
+  const o = readResponseType.toObject(readResponseType.decode(buf), OBJECT) as { entities?: Msg[] };
+  return o.entities ?? [];
 }
 
 function toP4Error(e: ServiceError): P4RuntimeError {

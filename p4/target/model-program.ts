@@ -5,7 +5,11 @@
  * kinds the program does not have (counters, meters, registers…) are UNIMPLEMENTED.
  *
  * ROLLBACK_ON_ERROR needs an undo per update: it is built from a read of the entity before the
- * change (the inverse of INSERT is DELETE, of MODIFY the old value, of DELETE the old entity).
+ * change (the inverse of INSERT is DELETE, of MODIFY the old value, of DELETE the old entity);
+ * other writes skip it.
+ *
+ * The lean path: applyDecoded() takes entities lean-write.ts decoded from the bytes, and
+ * readEncoded() answers a wildcard table read straight from the tables (lean-read.ts).
  */
 import type { P4Info } from '../p4info.js';
 import {
@@ -19,6 +23,8 @@ import {
   type TableAction,
   type TableEntry,
 } from '../model/index.js';
+import { p4Types } from '../runtime-proto.js';
+import { encodeTableScan, type ReadChunker } from './lean-read.js';
 import type { Applied, Processed, ProgramStats, ReadOutcome, TargetProgram, UpdateType, WireEntity } from './program.js';
 import { u64 } from './wire.js';
 
@@ -179,7 +185,7 @@ export class ModelProgram implements TargetProgram {
     return { packets: s.packets, learned: s.learned, tableEntries: s.tables.reduce((n, t) => n + t.entries, 0) };
   }
 
-  apply(type: UpdateType, wire: WireEntity): Applied {
+  apply(type: UpdateType, wire: WireEntity, wantUndo = true): Applied {
     let entity: Entity;
     try {
       entity = entityFromWire(wire);
@@ -187,7 +193,11 @@ export class ModelProgram implements TargetProgram {
       if (e instanceof WireError) return { status: e.status };
       throw e;
     }
-    const undo = inverse(this.model, type, entity);
+    return this.applyDecoded(type, entity, wantUndo);
+  }
+
+  applyDecoded(type: UpdateType, entity: Entity, wantUndo: boolean): Applied {
+    const undo = wantUndo ? inverse(this.model, type, entity) : undefined;
     const status = this.model.write({ type, entity });
     return status.code === Code.OK && undo ? { status, undo } : { status };
   }
@@ -204,6 +214,36 @@ export class ModelProgram implements TargetProgram {
     if (!r.ok) return { ok: false, status: r.error };
     return { ok: true, entities: r.value.map(entityToWire) };
   }
+
+  /** read(), encoded: a wildcard table read straight from the tables, anything else entity by entity. */
+  readEncoded(wire: WireEntity, out: ReadChunker): Status | undefined {
+    let entity: Entity;
+    try {
+      entity = entityFromWire(wire);
+    } catch (e) {
+      if (e instanceof WireError) return e.status;
+      throw e;
+    }
+    if ('tableEntry' in entity && entity.tableEntry.match.length === 0) {
+      const id = entity.tableEntry.tableId;
+      // The tables Pipeline.read would list, in its order; none (an unknown id): its status, below.
+      const tables = this.model.tables.filter((t) => id === 0 || t.id === id);
+      for (const t of tables) {
+        const generic = (e: number): Uint8Array => encodeEntity({ tableEntry: this.model.entryAt(t.id, e)! });
+        encodeTableScan(t, this.model.selector, this.model.time, out, generic);
+      }
+      if (tables.length > 0) return undefined;
+    }
+    const r = this.model.read(entity);
+    if (!r.ok) return r.error;
+    for (const e of r.value) out.add(encodeEntity(e));
+    return undefined;
+  }
+}
+
+/** A model entity as the generic path encodes it (a ReadResponse holds these, each behind its tag). */
+function encodeEntity(e: Entity): Uint8Array {
+  return p4Types.Entity.encode(entityToWire(e)).finish();
 }
 
 /** The device factory the target uses: a fresh model per committed pipeline. */

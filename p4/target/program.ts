@@ -3,6 +3,8 @@
  * entity, and read entities matching a (wildcard) entity, both in P4Runtime terms (protobufjs
  * messages with snake_case fields). The behavioural model sits behind it (model-program.ts).
  */
+import type { Entity } from '../model/index.js';
+import type { ReadChunker } from './lean-read.js';
 import type { UpdateStatus } from './wire.js';
 
 export type UpdateType = 'INSERT' | 'MODIFY' | 'DELETE';
@@ -27,8 +29,19 @@ export interface ProgramStats {
 }
 
 export interface TargetProgram {
-  apply(type: UpdateType, entity: WireEntity): Applied;
+  /** One update; the undo is only needed (and only built) for ROLLBACK_ON_ERROR. */
+  apply(type: UpdateType, entity: WireEntity, wantUndo?: boolean): Applied;
   read(entity: WireEntity): ReadOutcome;
+  /**
+   * The lean path (optional): apply an entity that lean-write.ts decoded straight from the
+   * request bytes into the model's form, with exactly the outcome apply() has for the same update.
+   */
+  applyDecoded?(type: UpdateType, entity: Entity, wantUndo: boolean): Applied;
+  /**
+   * The lean path (optional): append the encoded entities matching `entity` to `out`, exactly
+   * the bytes read() would be encoded to; returns the status when the read fails.
+   */
+  readEncoded?(entity: WireEntity, out: ReadChunker): UpdateStatus | undefined;
   /** Runs one frame through the pipeline (for tests and tools; packet I/O comes separately). */
   process(port: number, frame: Uint8Array): Processed;
   stats(): ProgramStats;

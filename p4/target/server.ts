@@ -25,8 +25,11 @@ import { fromProto3Json, p4Types } from '../runtime-proto.js';
 import { adminImplementation, adminServiceDefinition, TargetCounters } from './admin.js';
 import { Arbitration } from './arbitration.js';
 import { DeviceState, type PipelineConfig, type SetAction, type Verifier } from './device.js';
-import type { TargetProgram, UpdateType, WireEntity } from './program.js';
+import { ReadChunker } from './lean-read.js';
+import { LeanWrite } from './lean-write.js';
+import type { TargetProgram, WireEntity } from './program.js';
 import { handleStream } from './stream.js';
+import { applyUpdates, UPDATE_TYPES } from './write-apply.js';
 import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
 import type { P4Info } from '../p4info.js';
 
@@ -48,8 +51,10 @@ export interface ServerTls {
 export interface TargetOptions {
   readonly devices: readonly DeviceSpec[];
   readonly logger: Logger;
-  /** Entities per ReadResponse message. */
+  /** Most entities per ReadResponse message (default: no limit but the size). */
   readonly readChunk?: number;
+  /** About how many bytes one ReadResponse message holds (default READ_CHUNK_BYTES, 256 KiB). */
+  readonly readChunkBytes?: number;
 }
 
 type Call<Req> = ServerUnaryCall<Req, unknown>;
@@ -113,7 +118,7 @@ export class P4RuntimeServer {
   private implementation(): UntypedServiceImplementation {
     return {
       Capabilities: (_call: Call<Msg>, cb: Reply) => cb(null, { p4runtime_api_version: P4RUNTIME_API_VERSION }),
-      Write: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.write(call.request, cb)),
+      Write: (call: Call<Msg | LeanWrite>, cb: Reply) => this.guard(cb, () => this.write(call.request, cb)),
       Read: (call: ServerWritableStream<Msg, unknown>) => this.read(call),
       SetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.setPipeline(call.request, cb)),
       GetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.getPipeline(call.request, cb)),
@@ -131,23 +136,26 @@ export class P4RuntimeServer {
     }
   }
 
-  private write(req: Msg, cb: Reply): void {
+  private write(req: Msg | LeanWrite, cb: Reply): void {
     if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed WriteRequest: ${req.__malformed}` });
-    const deviceId = Number(u64(req.device_id));
-    const role = typeof req.role === 'string' ? req.role : '';
-    const access = this.arbitration.checkWrite(deviceId, role, uint128(req.election_id));
-    if (access !== 'OK') return cb({ code: Code[access], details: access === 'NOT_FOUND' ? `unknown device ${deviceId}` : 'not the primary client' });
-    const program = this.devices.get(deviceId)?.program;
+    const head = req instanceof LeanWrite ? req : writeHeader(req);
+    const access = this.arbitration.checkWrite(head.deviceId, head.role, head.electionId);
+    if (access !== 'OK') return cb({ code: Code[access], details: access === 'NOT_FOUND' ? `unknown device ${head.deviceId}` : 'not the primary client' });
+    const program = this.devices.get(head.deviceId)?.program;
     if (!program) return cb({ code: Code.FAILED_PRECONDITION, details: 'no forwarding pipeline is configured' });
-    const atomicity = Number(req.atomicity ?? 0);
+    const atomicity = head.atomicity;
     if (atomicity === 2) return cb({ code: Code.UNIMPLEMENTED, details: 'DATAPLANE_ATOMIC is not supported' });
     if (atomicity !== 0 && atomicity !== 1) return cb({ code: Code.INVALID_ARGUMENT, details: `unknown atomicity ${atomicity}` });
-    const updates = Array.isArray(req.updates) ? (req.updates as Msg[]) : [];
-    const results = atomicity === 1 ? applyAllOrNothing(program, updates) : updates.map((u) => applyOne(program, u).status);
+    const { statuses, types } = applyUpdates(program, req, atomicity === 1);
     this.counters.writeRpcs++;
-    results.forEach((r, i) => this.counters.update(UPDATE_TYPES[Number(updates[i]?.type ?? 0)] ?? '', r.code));
-    if (results.every((r) => r.code === Code.OK)) return cb(null, {});
-    cb(writeFailure(results));
+    let ok = true;
+    for (let i = 0; i < statuses.length; i++) {
+      const code = statuses[i]!.code;
+      this.counters.update(UPDATE_TYPES[types[i]!] ?? '', code);
+      if (code !== Code.OK) ok = false;
+    }
+    if (ok) return cb(null, {});
+    cb(writeFailure(statuses));
   }
 
   private read(call: ServerWritableStream<Msg, unknown>): void {
@@ -157,31 +165,26 @@ export class P4RuntimeServer {
     const deviceId = Number(u64(req.device_id));
     const dev = this.devices.get(deviceId);
     if (!dev) return fail(Code.NOT_FOUND, `unknown device ${deviceId}`);
-    if (!dev.program) return fail(Code.FAILED_PRECONDITION, 'no forwarding pipeline is configured');
+    const program = dev.program;
+    if (!program) return fail(Code.FAILED_PRECONDITION, 'no forwarding pipeline is configured');
     const entities = Array.isArray(req.entities) ? (req.entities as WireEntity[]) : [];
     if (entities.length === 0) return fail(Code.INVALID_ARGUMENT, 'a ReadRequest needs at least one entity');
-    const chunk = this.options.readChunk ?? 1024;
     this.counters.readRpcs++;
-    let batch: WireEntity[] = [];
+    // Responses go out as encoded ReadResponse messages of about readChunkBytes each.
+    const out = new ReadChunker((chunk) => call.write(chunk), this.options.readChunkBytes, this.options.readChunk);
     try {
       for (const entity of entities) {
         if (Object.keys(entity).length === 0) return fail(Code.INVALID_ARGUMENT, 'an empty Entity matches nothing');
-        const out = dev.program.read(entity);
-        if (!out.ok) return fail(out.status.code, out.status.message);
-        for (const e of out.entities) {
-          batch.push(e);
-          this.counters.entitiesRead++;
-          if (batch.length >= chunk) {
-            call.write({ entities: batch });
-            batch = [];
-          }
-        }
+        const bad = program.readEncoded ? program.readEncoded(entity, out) : readGeneric(program, entity, out);
+        if (bad) return fail(bad.code, bad.message);
       }
-      if (batch.length > 0) call.write({ entities: batch });
+      out.flush();
       call.end();
     } catch (e) {
       this.log.error({ err: e }, 'P4Runtime read failed');
       fail(Code.INTERNAL, 'internal error');
+    } finally {
+      this.counters.entitiesRead += out.entities;
     }
   }
 
@@ -249,29 +252,20 @@ function fingerprint(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-const UPDATE_TYPES: readonly (UpdateType | undefined)[] = [undefined, 'INSERT', 'MODIFY', 'DELETE'];
-
-function applyOne(program: TargetProgram, update: Msg): ReturnType<TargetProgram['apply']> {
-  const type = UPDATE_TYPES[Number(update.type ?? 0)];
-  if (!type) return { status: { code: Code.INVALID_ARGUMENT, message: 'update type must be INSERT, MODIFY or DELETE' } };
-  const entity = update.entity as WireEntity | undefined;
-  if (!entity || Object.keys(entity).length === 0) return { status: { code: Code.INVALID_ARGUMENT, message: 'update without an entity' } };
-  return program.apply(type, entity);
+/** The header fields of a generic WriteRequest, read as the lean decoder reads them (LeanWrite). */
+function writeHeader(req: Msg): { deviceId: number; role: string; electionId: bigint | undefined; atomicity: number } {
+  return {
+    deviceId: Number(u64(req.device_id)),
+    role: typeof req.role === 'string' ? req.role : '',
+    electionId: uint128(req.election_id),
+    atomicity: Number(req.atomicity ?? 0),
+  };
 }
 
-/** ROLLBACK_ON_ERROR: the first failure undoes the updates before it, in reverse order. */
-function applyAllOrNothing(program: TargetProgram, updates: readonly Msg[]): UpdateStatus[] {
-  const undo: (() => void)[] = [];
-  const results: UpdateStatus[] = [];
-  for (const u of updates) {
-    const r = applyOne(program, u);
-    results.push(r.status);
-    if (r.status.code !== Code.OK) {
-      for (const f of undo.reverse()) f();
-      const aborted = { code: Code.ABORTED, message: 'rolled back: another update in the batch failed' };
-      return updates.map((_, i) => (i === results.length - 1 ? r.status : aborted));
-    }
-    if (r.undo) undo.push(r.undo);
-  }
-  return results;
+/** A program without a lean read path: its entities encoded one by one, the generic way. */
+function readGeneric(program: TargetProgram, entity: WireEntity, out: ReadChunker): UpdateStatus | undefined {
+  const r = program.read(entity);
+  if (!r.ok) return r.status;
+  for (const e of r.entities) out.add(p4Types.Entity.encode(e).finish());
+  return undefined;
 }

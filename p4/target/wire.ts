@@ -1,13 +1,15 @@
 /**
  * The P4Runtime wire, for the target: the grpc-js service definition built from our protobufjs
  * types (requests prechecked for size and depth before decoding, so hostile bytes get a status,
- * not a crash), 64/128-bit helpers, and the google.rpc.Status trailer that carries per-update
- * p4.v1.Error details.
+ * not a crash; Write requests read by the lean decoder first, Read responses sent pre-encoded),
+ * 64/128-bit helpers, and the google.rpc.Status trailer that carries per-update p4.v1.Error
+ * details.
  */
 import { Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { compileSchema, precheck, type Limits } from '../../messages/precheck.js';
 import { p4RuntimeService, p4Types } from '../runtime-proto.js';
+import { decodeLeanWrite } from './lean-write.js';
 
 /** A request that failed the precheck or decoding: handlers answer it with INVALID_ARGUMENT. */
 export interface MalformedRequest {
@@ -29,20 +31,34 @@ export function p4RuntimeServiceDefinition(): ServiceDefinition {
     const req = method.resolvedRequestType!;
     const res = method.resolvedResponseType!;
     const schema = compileSchema(req);
+    const generic = (buf: Buffer): unknown => decodeChecked(req, schema, buf);
     definition[method.name] = {
       path: `/p4.v1.P4Runtime/${method.name}`,
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       requestSerialize: (msg: object) => Buffer.from(req.encode(msg).finish()),
-      requestDeserialize: (buf: Buffer) => decodeChecked(req, schema, buf),
-      responseSerialize: (msg: object) => Buffer.from(res.encode(msg).finish()),
+      // Write: the lean decoder (lean-write.ts) first; what it does not handle goes the generic way.
+      requestDeserialize: method.name === 'Write' ? (buf: Buffer) => decodeLeanWrite(buf, REQUEST_LIMITS.maxBytes, REQUEST_LIMITS.maxFields) ?? generic(buf) : generic,
+      // Read answers with ReadResponse messages already encoded (lean-read.ts ReadChunker).
+      responseSerialize: (msg: object) => (msg instanceof Uint8Array ? asBuffer(msg) : Buffer.from(res.encode(msg).finish())),
       responseDeserialize: (buf: Buffer) => res.decode(buf),
     };
   }
   return definition as unknown as ServiceDefinition;
 }
 
-function decodeChecked(type: protobuf.Type, schema: ReturnType<typeof compileSchema>, buf: Buffer): unknown {
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+}
+
+const writeSchema = compileSchema(p4Types.WriteRequest);
+
+/** A WriteRequest decoded the generic way (precheck, then protobufjs), or a MalformedRequest. */
+export function decodeGenericWrite(buf: Uint8Array): unknown {
+  return decodeChecked(p4Types.WriteRequest, writeSchema, buf);
+}
+
+function decodeChecked(type: protobuf.Type, schema: ReturnType<typeof compileSchema>, buf: Uint8Array): unknown {
   const problem = precheck(schema, buf, REQUEST_LIMITS);
   if (problem) return { __malformed: problem.message };
   try {
