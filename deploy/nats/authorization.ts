@@ -75,7 +75,7 @@ export function permissionsFor(id: Identity, options: PermissionOptions = {}): P
     };
   }
   return {
-    publish: [`${prefix(n, 'agent')}.>`, events, ...leaseApi(n, options.leaseBucket ?? DEFAULT_LEASE_BUCKET)],
+    publish: [`${prefix(n, 'agent')}.>`, events, ...leaseApi(n, options.leaseBucket ?? DEFAULT_LEASE_BUCKET), ...intentApi(n)],
     subscribe: [`${prefix(n, 'manager')}.>`, `${ctlPrefix(n, 'manager')}.>`, events, inbox],
     allowResponses: true,
   };
@@ -91,6 +91,29 @@ function leaseApi(node: string, bucket: string): string[] {
   const stream = `KV_${bucket}`;
   const key = `$KV.${bucket}.${nodeToken(node)}.manager`;
   return ['$JS.API.INFO', `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.DIRECT.GET.${stream}.${key}`, key];
+}
+
+/**
+ * What the manager's durable intent needs in its own node's bucket `infra_intent_<node>` (and
+ * nothing of any other node's): create and inspect the stream, write keys with expected
+ * revisions, read everything back through an ordered consumer (create/delete it, answer its flow
+ * control), and purge delete markers.
+ */
+function intentApi(node: string): string[] {
+  const bucket = `infra_intent_${nodeToken(node)}`;
+  const stream = `KV_${bucket}`;
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.PURGE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+    `$KV.${bucket}.>`,
+  ];
 }
 
 /**
