@@ -44,6 +44,11 @@ export class IdPool {
     return this.byKey.size;
   }
 
+  /** How many more keys can get an id (to refuse a change before it half-allocates). */
+  get available(): number {
+    return this.free.length + Math.max(0, this.last - this.next + 1);
+  }
+
   idOf(key: number): number | undefined {
     return this.byKey.get(key);
   }

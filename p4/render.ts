@@ -14,9 +14,15 @@
  *   terminating ones; an endpoint of this node whose pod is not known yet is pending (left out
  *   until its pod interface arrives); endpoints of other nodes are kept (they leave by the uplink).
  *
+ * The per-object pieces (`gatewayEntities`, `hostEntities`, `podEntities`, `memberEntity`,
+ * `serviceEntities`) are exported: the manager renders each domain object on its own when it
+ * changes (actors/intent/desired-index.ts), and `render` is their composition, so the two agree
+ * by construction (and a test checks it).
+ *
  * @example
  * const ids = assignIds(intent, pools);
  * const entities = render(info, intent, ids); // → WireEntity[] for desiredSet()
+ * podEntities(info, pod);                      // one pod interface's ARP and IPv4 entries
  */
 import type { Endpoint, HostInterface, PodInterface, ServicePort } from '../protocol/intent.js';
 import type { WireEntity } from './desired.js';
@@ -55,7 +61,7 @@ export const servicePortKey = (s: { readonly clusterIp: number; readonly port: n
   s.clusterIp * 131072 + s.port * 2 + (s.protocol === 'UDP' ? 1 : 0);
 
 /** kube-proxy's choice: ready endpoints; else serving-and-terminating; else none. Pending ones excluded. */
-export function usableEndpoints(service: ServicePort, node: string, localPodIps: ReadonlySet<number>): Endpoint[] {
+export function usableEndpoints(service: ServicePort, node: string, localPodIps: { has(ipv4: number): boolean }): Endpoint[] {
   const known = service.endpoints.filter((e) => e.node !== node || localPodIps.has(e.ipv4));
   const ready = known.filter((e) => e.ready);
   if (ready.length > 0) return ready;
@@ -92,12 +98,21 @@ interface Ids {
   profile: number;
 }
 
+/** Name lookups are cached per P4Info: the per-object renderers below run on every change. */
+const idsCache = new WeakMap<P4Info, Ids>();
+
 function idsOf(info: P4Info): Ids {
-  return {
-    table: (n) => info.tableByName(`MainControlImpl.${n}`).id,
-    action: (n) => info.actionByName(`MainControlImpl.${n}`).id,
+  const cached = idsCache.get(info);
+  if (cached) return cached;
+  const tables = new Map<string, number>();
+  const actions = new Map<string, number>();
+  const ids: Ids = {
+    table: (n) => tables.get(n) ?? tables.set(n, info.tableByName(`MainControlImpl.${n}`).id).get(n)!,
+    action: (n) => actions.get(n) ?? actions.set(n, info.actionByName(`MainControlImpl.${n}`).id).get(n)!,
     profile: info.actionProfileByName('MainControlImpl.lb_selector').id,
   };
+  idsCache.set(info, ids);
+  return ids;
 }
 
 function exactEntry(ids: Ids, table: string, key: number, action: string, params: readonly [number, number][]): WireEntity {
@@ -110,62 +125,95 @@ function exactEntry(ids: Ids, table: string, key: number, action: string, params
   };
 }
 
-function localEntries(ids: Ids, intent: RenderIntent): WireEntity[] {
-  const out: WireEntity[] = [exactEntry(ids, 'arp_to_port', GATEWAY_IP, 'set_port', [[GATEWAY_PORT, 4]])];
-  const host = intent.host;
-  if (host) {
-    for (const addr of new Set([host.ipv4, host.nodeIp])) {
-      out.push(exactEntry(ids, 'arp_to_port', addr, 'set_port', [[UPLINK_PORT, 4]]));
-      out.push(exactEntry(ids, 'ipv4_to_port', addr, 'set_dest_mac_port', [[UPLINK_PORT, 4], [host.mac, 6]]));
-    }
-  }
-  for (const p of intent.pods) {
-    out.push(exactEntry(ids, 'arp_to_port', p.ipv4, 'set_port', [[p.portId, 4]]));
-    out.push(exactEntry(ids, 'ipv4_to_port', p.ipv4, 'set_dest_mac_port', [[p.portId, 4], [p.mac, 6]]));
+/** The gateway's ARP entry (169.254.1.1 → port 0): always present. */
+export function gatewayEntities(info: P4Info): WireEntity[] {
+  return [exactEntry(idsOf(info), 'arp_to_port', GATEWAY_IP, 'set_port', [[GATEWAY_PORT, 4]])];
+}
+
+/** The host interface's address and the node IP: ARP and IPv4 towards the uplink port. */
+export function hostEntities(info: P4Info, host: HostInterface): WireEntity[] {
+  const ids = idsOf(info);
+  const out: WireEntity[] = [];
+  for (const addr of new Set([host.ipv4, host.nodeIp])) {
+    out.push(exactEntry(ids, 'arp_to_port', addr, 'set_port', [[UPLINK_PORT, 4]]));
+    out.push(exactEntry(ids, 'ipv4_to_port', addr, 'set_dest_mac_port', [[UPLINK_PORT, 4], [host.mac, 6]]));
   }
   return out;
 }
 
-function serviceEntries(ids: Ids, intent: RenderIntent, pools: IdPools): WireEntity[] {
+/** One pod interface: its address answers ARP on its port, and IPv4 to it leaves there with its MAC. */
+export function podEntities(info: P4Info, p: PodInterface): WireEntity[] {
+  const ids = idsOf(info);
+  return [
+    exactEntry(ids, 'arp_to_port', p.ipv4, 'set_port', [[p.portId, 4]]),
+    exactEntry(ids, 'ipv4_to_port', p.ipv4, 'set_dest_mac_port', [[p.portId, 4], [p.mac, 6]]),
+  ];
+}
+
+/** The shared member of services without usable endpoints (new connections dropped). */
+export function rejectMemberEntity(info: P4Info): WireEntity {
+  const ids = idsOf(info);
+  return { action_profile_member: { action_profile_id: ids.profile, member_id: REJECT_MEMBER_ID, action: { action_id: ids.action('lb_reject') } } };
+}
+
+/** The member of one endpoint ip:port (shared by every service it backs). */
+export function memberEntity(info: P4Info, e: { readonly ipv4: number; readonly port: number }, memberId: number): WireEntity {
+  const ids = idsOf(info);
+  return {
+    action_profile_member: {
+      action_profile_id: ids.profile,
+      member_id: memberId,
+      action: { action_id: ids.action('lb_set_endpoint'), params: [{ param_id: 1, value: be(e.ipv4, 4) }, { param_id: 2, value: be(e.port, 2) }] },
+    },
+  };
+}
+
+/**
+ * One service port's own entities: its group of `memberIds` and its service_lb entry pointing at
+ * it, or, with no member, a service_lb entry pointing at the reject member (no group).
+ */
+export function serviceEntities(info: P4Info, s: ServicePort, groupId: number, memberIds: readonly number[]): WireEntity[] {
+  const ids = idsOf(info);
+  const match = [
+    { field_id: 1, exact: { value: be(s.clusterIp, 4) } },
+    { field_id: 2, exact: { value: be(s.protocol === 'TCP' ? 6 : 17, 1) } },
+    { field_id: 3, exact: { value: be(s.port, 2) } },
+  ];
+  const lb = ids.table('service_lb');
+  if (memberIds.length === 0) return [{ table_entry: { table_id: lb, match, action: { action_profile_member_id: REJECT_MEMBER_ID } } }];
+  const sorted = [...memberIds].sort((a, b) => a - b);
+  return [
+    { action_profile_group: { action_profile_id: ids.profile, group_id: groupId, members: sorted.map((m) => ({ member_id: m, weight: 1 })), max_size: GROUP_MAX_SIZE } },
+    { table_entry: { table_id: lb, match, action: { action_profile_group_id: groupId } } },
+  ];
+}
+
+function localEntries(info: P4Info, intent: RenderIntent): WireEntity[] {
+  const out = gatewayEntities(info);
+  if (intent.host) out.push(...hostEntities(info, intent.host));
+  for (const p of intent.pods) out.push(...podEntities(info, p));
+  return out;
+}
+
+function allServiceEntries(info: P4Info, intent: RenderIntent, pools: IdPools): WireEntity[] {
   const podIps = new Set(intent.pods.map((p) => p.ipv4));
   const members = new Map<number, Endpoint>();
   const out: WireEntity[] = [];
-  const lb = ids.table('service_lb');
   for (const s of intent.services) {
     const usable = usableEndpoints(s, intent.node, podIps);
-    const match = [
-      { field_id: 1, exact: { value: be(s.clusterIp, 4) } },
-      { field_id: 2, exact: { value: be(s.protocol === 'TCP' ? 6 : 17, 1) } },
-      { field_id: 3, exact: { value: be(s.port, 2) } },
-    ];
-    if (usable.length === 0) {
-      out.push({ table_entry: { table_id: lb, match, action: { action_profile_member_id: REJECT_MEMBER_ID } } });
-      continue;
-    }
-    const groupId = pools.groups.allocate(servicePortKey(s));
     const memberIds = usable.map((e) => {
       members.set(endpointKey(e), e);
       return pools.members.allocate(endpointKey(e));
     });
-    memberIds.sort((a, b) => a - b);
-    out.push({ action_profile_group: { action_profile_id: ids.profile, group_id: groupId, members: memberIds.map((m) => ({ member_id: m, weight: 1 })), max_size: GROUP_MAX_SIZE } });
-    out.push({ table_entry: { table_id: lb, match, action: { action_profile_group_id: groupId } } });
+    const groupId = usable.length === 0 ? 0 : pools.groups.allocate(servicePortKey(s));
+    out.push(...serviceEntities(info, s, groupId, memberIds));
   }
-  const memberEntities: WireEntity[] = [{ action_profile_member: { action_profile_id: ids.profile, member_id: REJECT_MEMBER_ID, action: { action_id: ids.action('lb_reject') } } }];
-  for (const [key, e] of [...members].sort((a, b) => a[0] - b[0])) {
-    memberEntities.push({
-      action_profile_member: {
-        action_profile_id: ids.profile,
-        member_id: pools.members.allocate(key),
-        action: { action_id: ids.action('lb_set_endpoint'), params: [{ param_id: 1, value: be(e.ipv4, 4) }, { param_id: 2, value: be(e.port, 2) }] },
-      },
-    });
-  }
+  const memberEntities: WireEntity[] = [rejectMemberEntity(info)];
+  for (const [key, e] of [...members].sort((a, b) => a[0] - b[0])) memberEntities.push(memberEntity(info, e, pools.members.allocate(key)));
   return [...memberEntities, ...out];
 }
 
 /** Every entity the intent needs. Call assignIds first (render allocates only what it must). */
 export function render(info: P4Info, intent: RenderIntent, pools: IdPools): WireEntity[] {
-  const ids = idsOf(info);
-  return [...localEntries(ids, intent), ...serviceEntries(ids, intent, pools)];
+  return [...localEntries(info, intent), ...allServiceEntries(info, intent, pools)];
 }

@@ -1,8 +1,8 @@
 /**
  * The actor that owns a process's intent (IntentState) and serialises every change to it.
  * Requests arrive as events carrying a reply callback (see ask.ts); the actor answers each
- * with a typed result. Shared by manager and agent until the manager's domain actors
- * (one per service, endpoint set and pod interface) take over its role there.
+ * with a typed result. The agent's store; the manager's leader uses the durable store
+ * (durable-store.ts), which answers the same events so routes and ctl are shared.
  */
 import { setup, type ActorRefFrom } from 'xstate';
 import type { Result } from '../../core/result.js';

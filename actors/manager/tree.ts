@@ -9,23 +9,32 @@
  *       leader (rest_for_one)
  *         intent → registry → heartbeat → server (manager.*) → ctl (ctl.manager.*) → session
  *
+ * The leader's intent is the durable store (actors/intent/durable-store.ts): it loads the node's
+ * intent bucket before it accepts a request, makes each change durable in KV before answering,
+ * and renders it incrementally into the index the session reads (desired entities and the keys
+ * that changed). The registry then pulls the agent's full state, which the store merges (the
+ * agent owns what exists; the store keeps the ids).
+ *
  * A bus failure restarts the lease and the leadership with a fresh connection; losing the lease
  * stops the leader subtree (its session closes, so the target refuses it anyway: a newer leader
  * arbitrates with a higher epoch).
  */
 import { createActor, fromPromise } from 'xstate';
 import type { Keyed } from '../../p4/desired.js';
-import { desiredSet } from '../../p4/desired.js';
 import { loadP4Info, DEFAULT_P4INFO_PATH } from '../../p4/p4info.js';
-import { assignIds, newIdPools, render, type IdPools } from '../../p4/render.js';
 import { readFileSync } from 'node:fs';
 import { subjects } from '../../messages/subjects.js';
 import { agentMethods } from '../../protocol/methods.js';
+import { changeReplyCodec, type ChangeReply } from '../../protocol/intent.js';
 import { Supervisor, type ChildSpec } from '../../supervisors/index.js';
 import { ask } from '../ask.js';
+import { durableStoreLogic, type DurableStoreRef, type StoreContext as DurableStoreContext } from '../intent/durable-store.js';
+import { IntentKv, intentBucketName } from '../intent/intent-kv.js';
+import type { IntentStoreRef } from '../intent/intent-store.js';
 import type { ManagerConfig } from '../process-config.js';
 import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
 import { agentRegistryLogic } from './agent-registry.js';
+import { flowRetirer } from './flows.js';
 import { leaseKeeperLogic } from './lease-keeper.js';
 import { managerRoutes, type ManagerRefs } from './routes.js';
 import { sessionLogic, type SessionRef } from './session/session.js';
@@ -36,8 +45,8 @@ export type ManagerTreeRefs = ManagerRefs &
     /** The lease epoch while this manager leads; undefined while standby. */
     epoch?: number;
     leadership?: Supervisor;
-    /** The intent is complete for this leadership term (the agent's state was pulled). */
-    intentLoaded: boolean;
+    /** The leader's durable intent store (also in `intent`, typed for the shared routes). */
+    store?: DurableStoreRef;
   };
 
 export interface ManagerTree {
@@ -49,15 +58,14 @@ export interface ManagerTree {
 export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
   const { config, logs, clock } = deps;
   const node = config.node.name;
-  const refs: ManagerTreeRefs = { served: [], intentLoaded: false };
+  const refs: ManagerTreeRefs = { served: [] };
   const log = logs.for('leadership');
 
   const leaderSpec = (epoch: number): ChildSpec => ({
     id: 'leader',
     type: 'supervisor',
-    start: () => {
-      refs.intentLoaded = false;
-      return new Supervisor({
+    start: () =>
+      new Supervisor({
         id: 'leader',
         strategy: 'rest_for_one',
         intensity: 5,
@@ -66,8 +74,7 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
         random: deps.random,
         logger: logs.for('supervisor'),
         children: leaderChildren(deps, refs, epoch),
-      });
-    },
+      }),
   });
 
   const onLease = (leading: boolean, epoch: number): void => {
@@ -131,22 +138,45 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
   return { supervisor, refs };
 }
 
-/** The leader subtree's children: the shared process shape, then the hardware session. */
+/** The leader subtree's children: the shared process shape with the durable store as its intent, then the hardware session. */
 function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoch: number): ChildSpec[] {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
   const askTimeoutMs = config.nats.timeoutMs;
   const notifySession = (): void => refs.session?.send({ type: 'desired.changed' });
 
-  // The registry's way to learn what a (new) agent holds: ask it, install the answer.
+  // The registry's way to learn what a (new) agent holds: mark the pull, ask the agent, merge
+  // its answer (changes requested while the answer travelled are kept: see ManagerIntent.replaceAll).
   const pullState = fromPromise<void, { instanceId: string }>(async () => {
+    const opts = { clock, timeoutMs: askTimeoutMs };
+    const mark = await ask<number>(refs.store, (reply) => ({ type: 'sync.begin', reply }), opts);
+    if (!mark.ok) throw mark.error;
     const r = await requireBus(refs).request(subjects.agent(node, agentMethods.sync.op), agentMethods.sync, { node, from: 'manager', instanceId });
     if (!r.ok) throw r.error;
-    const installed = await ask(refs.intent, (reply) => ({ type: 'state.replace', state: r.value, reply }), { clock, timeoutMs: askTimeoutMs });
+    const installed = await ask<ChangeReply>(refs.store, (reply) => ({ type: 'state.replace', state: r.value, mark: mark.value, reply }), opts);
     if (!installed.ok) throw installed.error;
-    refs.intentLoaded = true;
-    notifySession();
   });
+
+  const store: ChildSpec = {
+    id: 'intent',
+    start: () => {
+      const actor = createActor(durableStoreLogic, {
+        clock,
+        input: {
+          node,
+          info: P4INFO,
+          open: () => IntentKv.open(requireBus(refs), intentBucketName(node), askTimeoutMs),
+          logger: logs.for('intent'),
+          onCommitted: notifySession,
+        },
+      });
+      refs.store = actor;
+      // The shared routes, heartbeat and ctl speak to `intent` with the same events and read
+      // `context.intent.revision`, which the store's context has too.
+      refs.intent = actor as unknown as IntentStoreRef;
+      return actor;
+    },
+  };
 
   const children = processChildren(deps, {
     role: 'manager',
@@ -166,9 +196,8 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
         })),
     },
     onPeerHeartbeat: (heartbeat) => refs.registry?.send({ type: 'agent.heartbeat', heartbeat }),
-    onIntentChange: notifySession,
     routes: () => managerRoutes({ node, instanceId, clock, refs, askTimeoutMs }),
-  });
+  }).map((c) => (c.id === 'intent' ? store : c));
   return config.p4 ? [...children, sessionChild(deps, refs, epoch, config.p4)] : children;
 }
 
@@ -176,20 +205,15 @@ const P4INFO_JSON = JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')) as unk
 const P4INFO = loadP4Info();
 
 function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoch: number, p4: NonNullable<ManagerConfig['p4']>): ChildSpec {
-  const pools: IdPools = newIdPools(P4INFO);
-  let cache: { revision: number; desired: ReadonlyMap<string, Keyed> } | undefined;
-  // The desired entities of the current intent, re-rendered only when the intent's revision moved.
-  const desired = (): ReadonlyMap<string, Keyed> => {
-    const snap = refs.intent?.getSnapshot();
-    const intent = snap?.status === 'active' ? snap.context.intent : undefined;
-    if (!intent) return cache?.desired ?? new Map();
-    if (cache?.revision === intent.revision) return cache.desired;
-    const state = intent.fullState();
-    const renderIntent = { node: state.node, host: state.host, pods: state.pods, services: state.services };
-    assignIds(renderIntent, pools);
-    cache = { revision: intent.revision, desired: desiredSet(render(P4INFO, renderIntent, pools)) };
-    return cache.desired;
+  const empty: ReadonlyMap<string, Keyed> = new Map();
+  const live = (): DurableStoreContext | undefined => {
+    const snap = refs.store?.getSnapshot();
+    return snap?.status === 'active' ? snap.context : undefined;
   };
+  const node = deps.config.node.name;
+  /** The intent revision the session's last plan was taken at. */
+  let planned = 0;
+  const retire = flowRetirer(P4INFO, (vip, vport, proto, ip, port) => live()?.intent.isLiveFlow(vip, vport, proto, ip, port) ?? true);
   const tls = p4.tls
     ? {
         ca: readFileSync(p4.tls.caFile),
@@ -211,8 +235,16 @@ function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoc
           deviceId: p4.deviceId,
           electionId: BigInt(epoch),
           p4infoJson: P4INFO_JSON,
-          desired,
-          desiredReady: () => refs.intentLoaded,
+          // Live views of the store's index: read synchronously by the session.
+          desired: () => live()?.intent.index.desired ?? empty,
+          takeChanges: () => {
+            const ctx = live();
+            planned = ctx?.intent.revision ?? planned;
+            return ctx?.intent.index.takeChanges();
+          },
+          takeRetire: () => live()?.intent.takeRetire() ?? false,
+          retire,
+          desiredReady: () => (live()?.loaded ?? false) && (live()?.ready ?? false),
           volatileTables: new Set(P4INFO.tables.filter((t) => t.addOnMiss).map((t) => t.id)),
           profileIds: P4INFO.actionProfiles.map((p) => p.id),
           resyncMs: p4.resyncMs,
@@ -220,6 +252,10 @@ function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoc
           backoff: { initialMs: 100, maxMs: 5000 },
           random: deps.random,
           logger: deps.logs.for('session'),
+          // What is in the data plane now: every change answered with a revision ≤ `planned`.
+          onSynced: () => {
+            if (refs.bus) refs.bus.publish(subjects.events(node, 'programmed'), changeReplyCodec, { revision: planned, changed: true });
+          },
         },
       })),
   };

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity } from '../../../p4/desired.js';
+import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
 import { P4RuntimeError, type P4RuntimeClient } from '../../../p4/runtime-client.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
 
@@ -115,6 +115,60 @@ export function shadowOf(desired: ReadonlyMap<string, Keyed>): Map<string, Keyed
 /** The plan that takes the target from `shadow` to `desired`, without reading it back. */
 export function planFromShadow(desired: ReadonlyMap<string, Keyed>, shadow: ReadonlyMap<string, Keyed>): DiffPlan {
   return diffEntities(desired, [...shadow.values()].map((k) => k.entity), { volatileTables: new Set() });
+}
+
+/**
+ * The plan that takes the target from `shadow` to `desired` for the `keys` that may have changed
+ * (and nothing else), with the shadow updates to apply once it is written. Same phase order as
+ * diffEntities: members, groups, entries inserted or modified; entries, groups, members deleted.
+ */
+export function planFromChanges(
+  desired: ReadonlyMap<string, Keyed>,
+  shadow: ReadonlyMap<string, Keyed>,
+  keys: Iterable<string>,
+): { plan: DiffPlan; updates: [string, Keyed | undefined][] } {
+  const upserts: WireUpdate[][] = [[], [], []];
+  const deletes: WireUpdate[][] = [[], [], []];
+  const updates: [string, Keyed | undefined][] = [];
+  let insert = 0;
+  let unchanged = 0;
+  for (const key of keys) {
+    const d = desired.get(key);
+    const s = shadow.get(key);
+    if (d && s && d.value === s.value) {
+      unchanged++;
+      continue;
+    }
+    if (d) {
+      upserts[d.kind]!.push({ type: s || d.isDefault ? 'MODIFY' : 'INSERT', entity: d.entity });
+      if (!s && !d.isDefault) insert++;
+    } else if (s) {
+      if (!s.isDefault) deletes[s.kind]!.push({ type: 'DELETE', entity: keyOnly(s.entity) });
+    } else continue;
+    updates.push([key, d]);
+  }
+  const modify = upserts.reduce((n, p) => n + p.length, 0) - insert;
+  const phases = [upserts[0]!, upserts[1]!, upserts[2]!, deletes[2]!, deletes[1]!, deletes[0]!].filter((p) => p.length > 0);
+  return { plan: { phases, counts: { insert, modify, delete: deletes.reduce((n, p) => n + p.length, 0), unchanged, retired: 0 } }, updates };
+}
+
+/** DELETE needs only the key. */
+function keyOnly(entity: WireEntity): WireEntity {
+  const t = entity.table_entry as Record<string, unknown> | undefined;
+  if (t) return { table_entry: { table_id: t.table_id, match: t.match } };
+  const m = entity.action_profile_member as Record<string, unknown> | undefined;
+  if (m) return { action_profile_member: { action_profile_id: m.action_profile_id, member_id: m.member_id } };
+  const g = entity.action_profile_group as Record<string, unknown>;
+  return { action_profile_group: { action_profile_id: g.action_profile_id, group_id: g.group_id } };
+}
+
+/** Reads the learned tables and deletes the entries `retire` picks. Returns how many. */
+export async function retireLearned(t: SessionTarget, volatileTables: ReadonlySet<number>, retire: (e: WireEntity) => boolean, batchSize: number): Promise<number> {
+  if (volatileTables.size === 0) return 0;
+  const learned = await t.client.read({ device_id: t.deviceId, entities: [...volatileTables].map((id) => ({ table_entry: { table_id: id } })) });
+  const doomed = learned.filter(retire).map((e): WireUpdate => ({ type: 'DELETE', entity: keyOnly(e) }));
+  if (doomed.length > 0) await writePlan(t, { phases: [doomed], counts: { insert: 0, modify: 0, delete: 0, unchanged: 0, retired: doomed.length } }, batchSize);
+  return doomed.length;
 }
 
 /** The shadow as the target really holds it (non-volatile entities only). */

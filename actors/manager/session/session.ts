@@ -13,7 +13,8 @@
  *   and write only the difference, in dependency order. Learned connections are left alone
  *   except those `retire` picks (flows of endpoints the intent removed).
  * - ready: a `desired.changed` event writes the difference from the shadow of what was last
- *   written (changes arriving meanwhile collapse into the next sync); every `resyncMs` a full
+ *   written (changes arriving meanwhile collapse into the next sync) — only for the keys
+ *   `takeChanges` names, when the desired state can say what changed; every `resyncMs` a full
  *   reconcile repairs drift. An ALREADY_EXISTS or NOT_FOUND we caused cannot happen — if one
  *   does, the picture was wrong: re-read and repair instead of failing.
  */
@@ -30,8 +31,10 @@ import {
   isTransportFailure,
   needsRepair,
   ourPipeline,
+  planFromChanges,
   planFromShadow,
   readAll,
+  retireLearned,
   shadowFromRead,
   shadowOf,
   writePlan,
@@ -60,6 +63,14 @@ export interface SessionInput {
   readonly desiredReady?: () => boolean;
   /** Learned entries to delete on reconcile (e.g. flows of removed endpoints). */
   readonly retire?: (entity: WireEntity) => boolean;
+  /**
+   * The keys whose desired entity may have changed since the last call, or undefined when that
+   * is unknown. When given, `desired()` may return a live map and a sync diffs only these keys
+   * against the shadow (O(change), not O(entities)).
+   */
+  readonly takeChanges?: () => Iterable<string> | undefined;
+  /** Whether `retire` may match learned entries now (an endpoint went away): a sync then sweeps them too. */
+  readonly takeRetire?: () => boolean;
   readonly resyncMs: number;
   readonly batchSize: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
@@ -141,16 +152,36 @@ export const sessionLogic = setup({
     reconcile: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
       const t = target(input);
       const actual = await readAll(t, input.profileIds);
+      // Planned and snapshotted in one turn: `desired` may be live, and what changes during the
+      // writes is in the next takeChanges, so the shadow must be what this plan writes.
+      input.takeChanges?.();
+      input.takeRetire?.();
       const desired = input.desired();
       const plan = diffEntities(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
+      const shadow = plan.phases.length === 0 ? shadowFromRead(actual, input.volatileTables) : shadowOf(desired);
       const writes = await writePlan(t, plan, input.batchSize);
-      return { counts: countsOf(plan, writes), shadow: plan.phases.length === 0 ? shadowFromRead(actual, input.volatileTables) : shadowOf(desired) };
+      return { counts: countsOf(plan, writes), shadow };
     }),
     sync: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
       const desired = input.desired();
-      const plan = planFromShadow(desired, input.shadow);
+      const changes = input.takeChanges?.();
+      const sweep = input.takeRetire?.() === true ? input.retire : undefined;
+      if (changes === undefined) {
+        const plan = planFromShadow(desired, input.shadow);
+        const shadow = shadowOf(desired);
+        const writes = await writePlan(target(input), plan, input.batchSize);
+        const retired = sweep ? await retireLearned(target(input), input.volatileTables, sweep, input.batchSize) : 0;
+        return { counts: { ...countsOf(plan, writes), retired }, shadow };
+      }
+      const { plan, updates } = planFromChanges(desired, input.shadow, changes);
       const writes = await writePlan(target(input), plan, input.batchSize);
-      return { counts: countsOf(plan, writes), shadow: shadowOf(desired) };
+      // The shadow is large: updated in place, only once the writes are in.
+      for (const [key, k] of updates) {
+        if (k) input.shadow.set(key, k);
+        else input.shadow.delete(key);
+      }
+      const retired = sweep ? await retireLearned(target(input), input.volatileTables, sweep, input.batchSize) : 0;
+      return { counts: { ...countsOf(plan, writes), retired }, shadow: input.shadow };
     }),
   },
   delays: {
