@@ -77,8 +77,13 @@ const p4Schema = z
     resyncMs: z.number().int().min(100).max(86_400_000).default(60_000),
     /** Updates per Write RPC. */
     batchSize: z.number().int().min(1).max(100_000).default(2_000),
+    /** Mutual TLS is the default: a target without it must be asked for (tests). */
+    insecure: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (!v.tls && !v.insecure) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'required: mutual TLS is the default (set p4.insecure: true only for a test target)' });
+  });
 
 /** Leadership: one manager per node programs the device; the others stand by. */
 const leadershipSchema = z

@@ -6,6 +6,7 @@
  *          [--tls-cert FILE --tls-key FILE --tls-ca FILE]   (mutual TLS; the files are checked first)
  *          [--log-level info]
  *
+ * Without --insecure it refuses to start without its certificates.
  * By default it loads k8s_dp (p4/k8s_dp.p4info.json) on the device, so a client can write at
  * once; a client may still replace it with SetForwardingPipelineConfig.
  */
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     listen: { type: 'string', default: '127.0.0.1:9559' },
     'device-id': { type: 'string', default: '1' },
     'no-pipeline': { type: 'boolean', default: false },
+    insecure: { type: 'boolean', default: false },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' },
@@ -37,6 +39,10 @@ if (!Number.isInteger(deviceId) || deviceId < 1 || !LOG_LEVELS.includes(level)) 
 const tlsFlags = [values['tls-cert'], values['tls-key'], values['tls-ca']].filter((v) => v !== undefined).length;
 if (tlsFlags !== 0 && tlsFlags !== 3) {
   console.error('target: mutual TLS needs --tls-cert, --tls-key and --tls-ca together');
+  process.exit(2);
+}
+if (tlsFlags === 0 && !values.insecure) {
+  console.error('target: mutual TLS is the default: give --tls-cert, --tls-key and --tls-ca (npm run certs makes them), or --insecure for a test target');
   process.exit(2);
 }
 let tls: ServerTls | undefined;

@@ -87,8 +87,13 @@ export const natsSchema = z
     /** This identity's reply subjects (NATS permissions give each identity its own, e.g. _INBOX_agent_node-1). */
     inboxPrefix: z.string().regex(/^_INBOX[A-Za-z0-9_-]*$/, 'expected _INBOX followed by letters, digits, _ or -').optional(),
     timeoutMs: z.number().int().min(10).max(600_000).default(2000),
+    /** Mutual TLS is the default: a bus without it must be asked for (tests, a throwaway bus). */
+    insecure: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (!v.tls && !v.insecure) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'required: mutual TLS is the default (set nats.insecure: true only for a test bus)' });
+  });
 
 export const heartbeatSchema = z
   .object({

@@ -88,7 +88,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       const pair = certs.paths.identity(identity);
       return { tls: { caFile: certs.paths.busCa.cert, certFile: pair.cert, keyFile: pair.key }, inboxPrefix: inboxPrefix(identity) };
     };
-    const natsFor = (identity: Identity): Record<string, unknown> => ({ servers: [nats!.url], ...credentials(identity) });
+    const natsFor = (identity: Identity): Record<string, unknown> => ({ servers: [nats!.url], ...(credentials(identity) ?? { insecure: true }) });
     const withTarget = options.target ?? true;
     const targetAddress = withTarget ? `unix://${join(dir, 'p4rt.sock')}` : undefined;
     const common = {
@@ -102,7 +102,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     const managerConfig = {
       ...common,
       nats: natsFor({ kind: 'manager', node }),
-      ...(targetAddress ? { p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000, ...(p4Tls ? { tls: p4Tls } : {}) } } : {}),
+      ...(targetAddress ? { p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000, ...(p4Tls ? { tls: p4Tls } : { insecure: true }) } } : {}),
     };
     await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
     kube = options.kube === false ? undefined : await startStandin({ logLevel: 'warn' });
@@ -121,7 +121,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       started.push(p);
       return p;
     };
-    const targetTls = certs ? ['--tls-cert', certs.paths.target(node).cert, '--tls-key', certs.paths.target(node).key, '--tls-ca', certs.paths.p4Ca.cert] : [];
+    const targetTls = certs ? ['--tls-cert', certs.paths.target(node).cert, '--tls-key', certs.paths.target(node).key, '--tls-ca', certs.paths.p4Ca.cert] : ['--insecure'];
     const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls]) : undefined;
     target?.start();
     const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>

@@ -133,7 +133,7 @@ export async function startStandinNode(options: StandinNodeOptions): Promise<Sta
     const targetAddress = `unix://${join(dir, 'p4rt.sock')}`;
     const config = {
       node: { name: node, ip: '192.0.2.10', podCidr: '10.244.0.0/16' },
-      nats: { servers: [nats.url] },
+      nats: { servers: [nats.url], insecure: true },
       heartbeat: { intervalMs: heartbeatMs, missedBeats: 3 },
       logging: { level: options.logLevel ?? 'info', modules: {} },
       p4: { target: targetAddress, resyncMs: 600_000 },

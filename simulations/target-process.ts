@@ -32,7 +32,10 @@ export async function startTarget(options: TargetProcessOptions = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), 'infra-target-'));
   const listen = options.transport === 'tcp' ? '127.0.0.1:0' : `unix://${options.socketPath ?? join(dir, 'p4rt.sock')}`;
   const { command, args } = binCommand('target');
-  const child = spawn(command, [...args, '--listen', listen, '--log-level', 'warn', ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const extra = options.args ?? [];
+  // The target requires mutual TLS unless told otherwise: tests without certificates say so.
+  const security = extra.includes('--tls-cert') || extra.includes('--insecure') ? [] : ['--insecure'];
+  const child = spawn(command, [...args, '--listen', listen, '--log-level', 'warn', ...security, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   createInterface({ input: child.stderr }).on('line', (l) => output.push(l));

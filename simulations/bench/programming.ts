@@ -168,7 +168,7 @@ async function main(): Promise<void> {
   const target = await startTarget();
   const config = {
     node: { name: NODE, ip: '192.0.2.10', podCidr: '10.244.0.0/16' },
-    nats: { servers: [nats.url], timeoutMs: 10_000 },
+    nats: { servers: [nats.url], timeoutMs: 10_000, insecure: true },
     heartbeat: { intervalMs: 1000, missedBeats: 3 },
     logging: { level: 'warn', modules: {} },
     p4: { target: target.address, resyncMs: 86_400_000 },

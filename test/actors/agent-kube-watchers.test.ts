@@ -190,7 +190,7 @@ describe('agent: Kubernetes watches with fake informers (kube-watchers, kube-sou
   });
 
   it('the kube section of the agent configuration is optional, has defaults, and is checked field by field', () => {
-    const base = { node: { name: 'node-1', ip: '192.0.2.10' }, nats: { servers: ['nats://127.0.0.1:4222'] } };
+    const base = { node: { name: 'node-1', ip: '192.0.2.10' }, nats: { servers: ['nats://127.0.0.1:4222'], insecure: true } };
     const without = parseConfig(base, agentConfigSchema);
     expect(without.ok && without.value.kube).to.equal(undefined);
     const withKube = parseConfig({ ...base, kube: { server: 'https://10.0.0.1:6443' } }, agentConfigSchema);

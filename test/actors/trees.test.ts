@@ -28,7 +28,7 @@ describe('manager and agent trees', function () {
 
   before(async () => {
     nats = await startNatsServer();
-    const raw = { node: { name: NODE, ip: '192.0.2.10', podCidr: '10.244.0.0/24' }, nats: { servers: [nats.url] }, heartbeat: { intervalMs: 100 } };
+    const raw = { node: { name: NODE, ip: '192.0.2.10', podCidr: '10.244.0.0/24' }, nats: { servers: [nats.url], insecure: true }, heartbeat: { intervalMs: 100 } };
     const mc = parseConfig(raw, managerConfigSchema);
     const ac = parseConfig(raw, agentConfigSchema);
     if (!mc.ok || !ac.ok) throw new Error('config');

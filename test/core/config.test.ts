@@ -7,7 +7,7 @@ import { loadConfigFile, parseConfig } from '../../core/config.js';
 import { managerConfigSchema } from '../../actors/process-config.js';
 import { binCommand } from '../../simulations/processes.js';
 
-const good = { node: { name: 'node-1', ip: '192.0.2.10', podCidr: '10.244.1.0/24' }, nats: { servers: ['nats://127.0.0.1:4222'] } };
+const good = { node: { name: 'node-1', ip: '192.0.2.10', podCidr: '10.244.1.0/24' }, nats: { servers: ['nats://127.0.0.1:4222'], insecure: true } };
 
 describe('process configuration', () => {
   let dir: string;
@@ -34,6 +34,8 @@ describe('process configuration', () => {
     ['no servers', { ...good, nats: { servers: [] } }, /nats\.servers:/],
     ['a heartbeat of 0', { ...good, heartbeat: { intervalMs: 0 } }, /heartbeat\.intervalMs:/],
     ['an empty file', null, /node: required/],
+    ['a P4 target without TLS that does not say so', { ...good, p4: { target: 'unix:///run/p4rt.sock' } }, /p4\.tls: required: mutual TLS is the default/],
+    ['a bus without TLS that does not say so', { ...good, nats: { servers: ['nats://127.0.0.1:4222'] } }, /nats\.tls: required: mutual TLS is the default/],
   ];
   for (const [what, value, expected] of bad) {
     it(`refuses ${what}, naming the field`, () => {
@@ -44,7 +46,7 @@ describe('process configuration', () => {
   }
 
   it('reads YAML and JSON files and reports unreadable ones', async () => {
-    writeFileSync(join(dir, 'm.yaml'), 'node: { name: node-1, ip: 192.0.2.10 }\nnats: { servers: ["nats://127.0.0.1:1"] }\n');
+    writeFileSync(join(dir, 'm.yaml'), 'node: { name: node-1, ip: 192.0.2.10 }\nnats: { servers: ["nats://127.0.0.1:1"], insecure: true }\n');
     writeFileSync(join(dir, 'm.json'), JSON.stringify(good));
     writeFileSync(join(dir, 'broken.yaml'), 'node: [unclosed');
     expect((await loadConfigFile(join(dir, 'm.yaml'), managerConfigSchema)).ok).to.equal(true);
@@ -75,5 +77,13 @@ describe('process configuration', () => {
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/nats\.tls: /);
     expect(r.stderr).to.not.match(/\n\s+at /, 'no stack trace');
+  });
+
+  it('the software target refuses to start without its certificates unless told --insecure', function () {
+    this.timeout(20_000);
+    const { command, args } = binCommand('target');
+    const r = spawnSync(command, [...args, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.match(/mutual TLS is the default/);
   });
 });

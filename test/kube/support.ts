@@ -162,7 +162,7 @@ export const TEST_KUBE = {
 export async function startAgent(o: AgentOptions): Promise<AgentTree> {
   const raw = {
     node: { name: o.node, ip: '192.0.2.10', podCidr: '10.244.0.0/24' },
-    nats: { servers: [o.natsUrl], timeoutMs: 1000 },
+    nats: { servers: [o.natsUrl], timeoutMs: 1000, insecure: true },
     heartbeat: { intervalMs: 200 },
     kube: { server: o.kubeUrl, ...TEST_KUBE, ...o.kube },
   };
