@@ -1,3 +1,5 @@
+import { RpcCode } from '../rpc-code.js';
+
 /**
  * P4Runtime (google.rpc) status codes for the results of control-plane writes and reads. A write
  * never throws for a bad request: it returns a Status, as a P4Runtime server puts one
@@ -7,19 +9,7 @@
  * const s = pipeline.insert({ tableEntry });
  * if (s.code === Code.ALREADY_EXISTS) console.log(s.message);
  */
-export const Code = {
-  OK: 0,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-} as const;
+export const Code = RpcCode;
 
 export type StatusCode = (typeof Code)[keyof typeof Code];
 

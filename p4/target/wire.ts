@@ -8,6 +8,7 @@
 import { Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { compileSchema, precheck, type Limits } from '../../messages/precheck.js';
+import { RpcCode } from '../rpc-code.js';
 import { p4RuntimeService, p4Types } from '../runtime-proto.js';
 import { decodeLeanWrite } from './lean-write.js';
 
@@ -89,21 +90,7 @@ export function toUint128(v: bigint): { high: string; low: string } {
 }
 
 /** google.rpc.Code values the target uses (the same numbers as gRPC status codes). */
-export const Code = {
-  OK: 0,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const satisfies Record<string, number>;
+export const Code = RpcCode;
 
 export interface UpdateStatus {
   readonly code: number;
