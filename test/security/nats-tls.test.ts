@@ -45,6 +45,24 @@ describe('NATS mutual TLS: who may connect (real nats-server)', function () {
     await nc.close();
   });
 
+  it('Bus.connect fails at once for an identity the server refuses, instead of retrying forever', async () => {
+    const { Bus } = await import('../../messages/bus.js');
+    const { silentLogs } = await import('../../core/logger.js');
+    const started = Date.now();
+    const refused = await Bus.connect({
+      servers: nats.url,
+      name: 'refused',
+      logger: silentLogs().root,
+      tls: { caFile, certFile: pki.bad.selfSigned.cert, keyFile: pki.bad.selfSigned.key },
+    }).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    expect(refused?.name).to.equal('BusError');
+    expect(refused?.code).to.equal('PERMISSION_DENIED');
+    expect(Date.now() - started).to.be.below(6000);
+  });
+
   /** The server's log line about a handshake, from log line `from` on (it may trail the client's error). */
   async function serverSaid(from: number, match: RegExp): Promise<string> {
     for (let waited = 0; waited < 2000; waited += 20) {
