@@ -136,11 +136,11 @@ export async function startStandinNode(options: StandinNodeOptions): Promise<Sta
       nats: { servers: [nats.url], insecure: true },
       heartbeat: { intervalMs: heartbeatMs, missedBeats: 3 },
       logging: { level: options.logLevel ?? 'info', modules: {} },
-      p4: { target: targetAddress, resyncMs: 600_000 },
+      p4: { target: targetAddress, resyncMs: 600_000, insecure: true },
     };
     await writeFile(join(dir, 'manager.yaml'), stringify(config), { mode: 0o600 });
     const log = options.onLog ? { onLog: options.onLog } : {};
-    const target = new ManagedProcess({ name: 'target', bin: 'target', args: ['--listen', targetAddress, '--log-level', 'warn'], ...log });
+    const target = new ManagedProcess({ name: 'target', bin: 'target', args: ['--listen', targetAddress, '--log-level', 'warn', '--insecure'], ...log });
     started.push(target);
     target.start();
     const manager = new ManagedProcess({ name: 'manager', bin: 'manager', args: ['--config', join(dir, 'manager.yaml')], restartAfterMs: options.restartAfterMs ?? 100, ...log });

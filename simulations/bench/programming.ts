@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     nats: { servers: [nats.url], timeoutMs: 10_000, insecure: true },
     heartbeat: { intervalMs: 1000, missedBeats: 3 },
     logging: { level: 'warn', modules: {} },
-    p4: { target: target.address, resyncMs: 86_400_000 },
+    p4: { target: target.address, resyncMs: 86_400_000, insecure: true },
   };
   await writeFile(join(dir, 'manager.yaml'), stringify(config));
   const manager = new ManagedProcess({ name: 'manager', bin: 'manager', args: ['--config', join(dir, 'manager.yaml')], onLog: (_n, l) => typeof l !== 'string' && l.level >= 50 && console.error(l.msg) });
