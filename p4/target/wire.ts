@@ -69,25 +69,7 @@ function decodeChecked(type: protobuf.Type, schema: ReturnType<typeof compileSch
   }
 }
 
-/** A protobufjs uint64 (number or Long) as a bigint. */
-export function u64(v: unknown): bigint {
-  if (v === undefined || v === null) return 0n;
-  if (typeof v === 'number') return BigInt(v);
-  if (typeof v === 'string') return BigInt(v);
-  const long = v as { high: number; low: number };
-  return (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
-}
-
-/** A p4.v1.Uint128 as a bigint; undefined when the message is absent. */
-export function uint128(v: unknown): bigint | undefined {
-  if (v === undefined || v === null) return undefined;
-  const x = v as { high?: unknown; low?: unknown };
-  return (u64(x.high) << 64n) | u64(x.low);
-}
-
-export function toUint128(v: bigint): { high: string; low: string } {
-  return { high: (v >> 64n).toString(), low: (v & 0xffffffffffffffffn).toString() };
-}
+export { toUint128, u64, uint128 } from '../uint128.js';
 
 /** google.rpc.Code values the target uses (the same numbers as gRPC status codes). */
 export const Code = RpcCode;

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
 import { P4RuntimeError, type P4RuntimeClient } from '../../../p4/runtime-client.js';
+import { toUint128 } from '../../../p4/uint128.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
 
 export interface SessionTarget {
@@ -28,9 +29,6 @@ export interface WriteCounts {
   readonly writes: number;
 }
 
-function election(id: bigint): { high: string; low: string } {
-  return { high: (id >> 64n).toString(), low: (id & 0xffffffffffffffffn).toString() };
-}
 
 /** Our pipeline, ready to compare and to push: the P4Info message and its cookie (a hash of it). */
 export interface OurPipeline {
@@ -62,7 +60,7 @@ export async function ensurePipeline(t: SessionTarget, ours: OurPipeline, log: L
   log.warn({ running: running ? 'another program' : 'none' }, 'pushing our pipeline (VERIFY_AND_COMMIT)');
   await t.client.setPipeline({
     device_id: t.deviceId,
-    election_id: election(t.electionId),
+    election_id: toUint128(t.electionId),
     ...(t.role ? { role: t.role } : {}),
     action: 'VERIFY_AND_COMMIT',
     config: { p4info: ours.p4info, cookie: { cookie: ours.cookie.toString() } },
@@ -83,7 +81,7 @@ export async function writePlan(t: SessionTarget, plan: DiffPlan, batchSize: num
     for (let i = 0; i < phase.length; i += batchSize) {
       await t.client.write({
         device_id: t.deviceId,
-        election_id: election(t.electionId),
+        election_id: toUint128(t.electionId),
         ...(t.role ? { role: t.role } : {}),
         updates: phase.slice(i, i + batchSize),
       });

@@ -24,6 +24,7 @@ import type { Random } from '../../../core/random.js';
 import type { Keyed, WireEntity } from '../../../p4/desired.js';
 import { diffEntities } from '../../../p4/desired.js';
 import { P4RuntimeClient, type ClientTls } from '../../../p4/runtime-client.js';
+import { toUint128 } from '../../../p4/uint128.js';
 import { SHUTDOWN_EVENT } from '../../../supervisors/index.js';
 import {
   countsOf,
@@ -106,13 +107,12 @@ function describe(e: unknown): string {
   return typeof e === 'string' ? e : 'unknown';
 }
 
-const election = (id: bigint): { high: string; low: string } => ({ high: (id >> 64n).toString(), low: (id & 0xffffffffffffffffn).toString() });
 
 /** The arbitration stream: open for the whole connection; its end ends the connection. */
 const streamLogic = fromCallback<SessionEvent, { client: P4RuntimeClient; deviceId: number; electionId: bigint }>(({ input, sendBack }) => {
   const stream = input.client.openStream();
   let open = true;
-  stream.send({ arbitration: { device_id: input.deviceId, election_id: election(input.electionId) } });
+  stream.send({ arbitration: { device_id: input.deviceId, election_id: toUint128(input.electionId) } });
   void (async () => {
     while (open) {
       const m = await stream.next(60_000);
