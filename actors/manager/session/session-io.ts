@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
+import { diffEntities, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
 import { P4RuntimeError, type P4RuntimeClient } from '../../../p4/runtime-client.js';
 import { toUint128 } from '../../../p4/uint128.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
@@ -169,13 +169,3 @@ export async function retireLearned(t: SessionTarget, volatileTables: ReadonlySe
   return doomed.length;
 }
 
-/** The shadow as the target really holds it (non-volatile entities only). */
-export function shadowFromRead(actual: readonly WireEntity[], volatileTables: ReadonlySet<number>): Map<string, Keyed> {
-  const out = new Map<string, Keyed>();
-  for (const e of actual) {
-    const k = keyed(e);
-    if (k.kind === 2 && volatileTables.has(k.tableId)) continue;
-    out.set(k.key, k);
-  }
-  return out;
-}
