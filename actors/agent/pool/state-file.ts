@@ -1,0 +1,84 @@
+/**
+ * The allocator's state on disk: one JSON document, replaced atomically (temp file, fsync,
+ * rename, fsync of the directory), so a crash leaves either the old or the new state.
+ */
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { err, ok, toError, type Result } from '../../../core/result.js';
+import { PoolStateError } from './errors.js';
+
+const allocationSchema = z.object({
+  index: z.number().int().min(0),
+  containerId: z.string().min(1),
+  ifname: z.string().min(1),
+  netns: z.string().nullable(),
+  name: z.string().min(1),
+});
+
+const stateSchema = z.object({
+  version: z.literal(1),
+  prefix: z.string(),
+  size: z.number().int(),
+  allocations: z.array(allocationSchema),
+});
+
+/** What the file holds. */
+export type PoolState = z.infer<typeof stateSchema>;
+
+let tmpCounter = 0;
+
+/**
+ * Reads the state; a missing file is an empty state (`undefined`), a corrupt one an error.
+ *
+ * @example
+ * const s = await readState('/var/lib/infra-offload/pool.json');
+ */
+export async function readState(path: string): Promise<Result<PoolState | undefined, PoolStateError>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
+    return err(new PoolStateError(`cannot read ${path}`, { cause: e }));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return err(new PoolStateError(`${path} is not JSON`, { cause: e }));
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) return err(new PoolStateError(`${path} is not a pool state: ${parsed.error.message}`));
+  return ok(parsed.data);
+}
+
+/**
+ * Replaces the state file atomically.
+ *
+ * @example
+ * await writeState(path, { version: 1, prefix: 'P4TAP_', size: 8, allocations: [] });
+ */
+export async function writeState(path: string, state: PoolState): Promise<Result<void, PoolStateError>> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(state, null, 2)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return ok(undefined);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return err(new PoolStateError(`cannot write ${path}: ${toError(e).message}`, { cause: e }));
+  }
+}
