@@ -17,6 +17,7 @@ need_pkgs=()
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+[ -x /usr/lib/cni/host-local ] || need_pkgs+=(containernetworking-plugins)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     die "missing Debian packages: ${need_pkgs[*]}. Run as root, or: sudo apt-get install -y ${need_pkgs[*]}"
