@@ -77,18 +77,20 @@ export function passthroughCodec(type: protobuf.Type, limits: Partial<Limits> = 
  * Loads .proto files (paths relative to the project's proto/ folder) into one resolved root.
  * Works from sources (tsx) and from dist/ alike by finding proto/ upwards from this module.
  */
-export function loadProtoRoot(files: readonly string[]): protobuf.Root {
+export function loadProtoRoot(files: readonly string[], options: { keepCase?: boolean } = {}): protobuf.Root {
   const dir = protoDir();
   const root = new protobuf.Root();
+  // google/protobuf/*.proto imports never reach this: protobufjs serves its bundled copies.
   root.resolvePath = (_origin, target) => join(dir, target);
-  root.loadSync([...files], { keepCase: false });
+  root.loadSync([...files], { keepCase: options.keepCase ?? false });
   root.resolveAll();
   return root;
 }
 
 let cachedProtoDir: string | undefined;
 
-function protoDir(): string {
+/** The project's proto/ folder, found upwards from this module (sources or dist/). */
+export function protoDir(): string {
   if (cachedProtoDir) return cachedProtoDir;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {

@@ -18,11 +18,9 @@
  * const back = write.toObject(write.decode(bytes), PROTO_OBJECT); // { device_id: '1', election_id: { low: '10' } }
  * const info = fromProto3Json(lookup('p4.config.v1.P4Info'), JSON.parse(p4infoText));
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
+import { loadProtoRoot } from '../messages/codec.js';
 
 /** Entry files, relative to proto/; their imports (status, p4info, p4types, p4data, any) follow. */
 export const P4RUNTIME_PROTO_FILES: readonly string[] = ['p4/v1/p4runtime.proto', 'google/rpc/code.proto'];
@@ -39,32 +37,12 @@ export const PROTO_OBJECT: protobuf.IConversionOptions = Object.freeze({
   json: true,
 });
 
-let cachedProtoDir: string | undefined;
-
-/** proto/ above this module: p4/ from sources (tsx), dist/p4/ once built. */
-function protoDir(): string {
-  if (cachedProtoDir) return cachedProtoDir;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'proto');
-    if (existsSync(join(candidate, P4RUNTIME_PROTO_FILES[0]!))) return (cachedProtoDir = candidate);
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find proto/p4/v1/p4runtime.proto above ' + fileURLToPath(import.meta.url));
-}
-
 /**
  * Loads a fresh, fully resolved root. Most code uses the shared `p4RuntimeRoot`; a fresh one is
  * for callers that must change definitions without affecting others (tests).
  */
 export function loadP4RuntimeRoot(): protobuf.Root {
-  const dir = protoDir();
-  const root = new protobuf.Root();
-  // google/protobuf/*.proto imports never reach this: protobufjs serves its bundled copies.
-  root.resolvePath = (_origin, target) => join(dir, target);
-  root.loadSync([...P4RUNTIME_PROTO_FILES], { keepCase: true });
-  root.resolveAll();
-  return root;
+  return loadProtoRoot(P4RUNTIME_PROTO_FILES, { keepCase: true });
 }
 
 /** The shared root holding every P4Runtime definition. Treat as read-only. */
