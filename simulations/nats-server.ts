@@ -9,6 +9,7 @@
  * await nats.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './processes.js';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,12 +82,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     );
   });
   const stop = async (graceMs = 3000): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, exited, { graceMs });
     if (ownDir) await rm(dir, { recursive: true, force: true });
   };
   try {

@@ -102,12 +102,25 @@ export class ManagedProcess {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-    return child.exitCode;
+    return stopChild(child, this.exited, { graceMs });
   }
+}
+
+/**
+ * Stops a child process we started, by its handle: `signal` (default SIGTERM; null when it was
+ * already asked to stop some other way), then SIGKILL after `graceMs`. Resolves with the exit code.
+ */
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  options: { readonly signal?: NodeJS.Signals | null; readonly graceMs?: number } = {},
+): Promise<number | null> {
+  const alive = child.exitCode === null && child.signalCode === null;
+  if (alive && options.signal !== null) child.kill(options.signal ?? 'SIGTERM');
+  const timer = alive ? setTimeout(() => child.kill('SIGKILL'), options.graceMs ?? 5000) : undefined;
+  await exited;
+  if (timer) clearTimeout(timer);
+  return child.exitCode;
 }
 
 function parseLine(text: string): LogLine | string {

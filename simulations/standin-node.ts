@@ -21,7 +21,7 @@ import { stringify } from 'yaml';
 import type { FullState } from '../protocol/sync.js';
 import type { RunOutcome } from './agent-standin.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
-import { ManagedProcess, type LogLine } from './processes.js';
+import { ManagedProcess, stopChild, type LogLine } from './processes.js';
 
 export interface StandinNodeOptions {
   readonly node?: string;
@@ -113,10 +113,7 @@ export async function startStandinProcess(args: readonly string[]): Promise<Stan
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) send({ cmd: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      return stopChild(child, exited, { signal: null });
     },
   };
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { binCommand } from './processes.js';
+import { binCommand, stopChild } from './processes.js';
 
 export interface TargetProcess {
   /** The gRPC address clients dial, e.g. unix:///tmp/…/p4rt.sock or 127.0.0.1:port. */
@@ -57,10 +57,7 @@ export async function startTarget(options: TargetProcessOptions = {}): Promise<T
     child,
     output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const code = await exited;
-      clearTimeout(timer);
+      const code = await stopChild(child, exited, { signal });
       rmSync(dir, { recursive: true, force: true });
       return code;
     },

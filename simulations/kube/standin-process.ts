@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { binCommand } from '../processes.js';
+import { binCommand, stopChild } from '../processes.js';
 
 export interface StandinProcess {
   /** Where API clients (the agent's informers) connect: knobs act on this one. */
@@ -69,11 +69,7 @@ export async function startStandin(options: StandinProcessOptions = {}): Promise
     child,
     output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      return stopChild(child, exited, { signal });
     },
   };
 }
