@@ -31,8 +31,7 @@ const node = await startLocalNode({
   node: values.node,
   heartbeatMs,
   logLevel: values['log-level'],
-  // The target's ready line is for launchers, not for people.
-  onLog: (name, line) => (typeof line === 'string' && line.startsWith('{"ready":true') ? undefined : console.log(formatLog(name, line))),
+  onLog: (name, line) => console.log(formatLog(name, line)),
   onExit: (name, code, signal) => {
     if (!stopping) console.log(paint(`${name} exited (code ${code}, signal ${signal}); restarting`, 'warn'));
   },

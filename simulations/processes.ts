@@ -128,6 +128,8 @@ function parseLine(text: string): LogLine | string {
   try {
     const value = JSON.parse(text) as unknown;
     if (value && typeof value === 'object' && 'msg' in value) return value as LogLine;
+    // A server's ready line ({"ready":true,"port":N}, for launchers) is an ordinary info event.
+    if (value && typeof value === 'object' && 'ready' in value) return { ...(value as object), level: 30, msg: 'ready', module: 'process' };
   } catch {
     // not JSON after all
   }

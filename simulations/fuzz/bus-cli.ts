@@ -33,7 +33,7 @@ const local = await startLocalNode({
   heartbeatMs: 500,
   restartAfterMs: null,
   onLog: (name, line) => {
-    if (typeof line === 'string' ? !line.startsWith('{"ready":true') : line.level >= 50) errors.push(`${name}: ${typeof line === 'string' ? line : line.msg}`);
+    if (typeof line === 'string' || line.level >= 50) errors.push(`${name}: ${typeof line === 'string' ? line : line.msg}`);
   },
 });
 let ok = false;
