@@ -31,6 +31,16 @@ export class TestNet {
     return name;
   }
 
+  /**
+   * Registers a namespace the code under test creates (e.g. a gateway namespace) for cleanup;
+   * call it before that code runs. Only this run's names (`ioff-<id>-…`) are accepted.
+   */
+  adopt(name: string): string {
+    if (!name.startsWith(`ioff-${this.id}-`)) throw new Error(`refusing to adopt ${name}: not a namespace of run ${this.id}`);
+    this.made.add(name);
+    return name;
+  }
+
   async delNs(name: string): Promise<void> {
     await ip('netns', 'del', name).catch(() => undefined);
     this.made.delete(name);

@@ -1,12 +1,17 @@
 /**
- * A small seam over iproute2: arguments go to `execFile` as an array (never a shell string),
- * and `-n NS` runs the command inside a named network namespace.
+ * A small seam over iproute2: arguments go to `execFile` as an array (never a shell string).
+ * `-n NS` runs the command inside a named network namespace; a namespace given as an absolute
+ * path (CNI_NETNS: /var/run/netns/x, /proc/N/ns/net) is entered with `nsenter --net=PATH`
+ * instead, since `ip -n` accepts names only.
  */
 import { execFile } from 'node:child_process';
 import { err, ok, type Result } from '../../../core/result.js';
 import { IpCommandError, PoolNameError } from './errors.js';
 
-/** Runs `ip [-n netns] ...args`; tests may pass a fake. */
+/**
+ * Runs `ip ...args` in `netns`: a name (`ip -n NAME`), an absolute path (`nsenter --net=PATH ip`),
+ * or the caller's namespace when undefined. Tests may pass a fake.
+ */
 export interface IpRunner {
   run(args: readonly string[], netns?: string): Promise<Result<string, IpCommandError>>;
 }
@@ -20,16 +25,21 @@ export function checkName(text: string, what: string): Result<string, PoolNameEr
 }
 
 /**
- * The real runner, on /usr/sbin/ip (or `ip` on PATH).
+ * The real runner, on `ip` (and `nsenter` for paths) found on PATH. A failure's
+ * `IpCommandError.args` reads `-n NETNS ...args` for a path too (the nsenter wrapper is implied).
  *
  * @example
  * const out = await execIp.run(['-j', 'link', 'show'], 'ioff-1-host');
+ * const pod = await execIp.run(['-j', 'addr', 'show'], '/proc/4242/ns/net');
  */
 export const execIp: IpRunner = {
   run(args, netns) {
     const full = netns ? ['-n', netns, ...args] : [...args];
+    const byPath = netns?.startsWith('/') === true;
+    const file = byPath ? 'nsenter' : 'ip';
+    const argv = byPath ? [`--net=${netns}`, 'ip', ...args] : full;
     return new Promise((resolve) => {
-      execFile('ip', full, { timeout: 10_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      execFile(file, argv, { timeout: 10_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
         if (error) resolve(err(new IpCommandError(full, stderr || error.message, { cause: error })));
         else resolve(ok(stdout));
       });
