@@ -63,6 +63,36 @@ export const kubeSchema = z
   })
   .strict();
 
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * The node's pods (actors/agent/pod/): the TAP pool made by bin/create-interfaces, the gateway
+ * namespace, the CNI socket and where allocations are kept. Optional: an agent without it serves
+ * no CNI requests (services only).
+ */
+export const podsSchema = z
+  .object({
+    /** The pool's interface prefix (pool index i is `${prefix}${i}`). */
+    prefix: z.string().regex(NAME).max(12).default('P4TAP_'),
+    /** The namespace the pool lives in (the node's host side); the agent's own when absent. */
+    poolNetns: z.string().regex(NAME).max(64).optional(),
+    /** Where pool index 0 answers ARP for 169.254.1.1 (created when missing). */
+    gatewayNetns: z.string().regex(NAME).max(64).default('infra-offload-gw'),
+    /** Allocations (pool.json) and the port map (portmap.json), written atomically. */
+    stateDir: z.string().startsWith('/').default('/var/lib/infra-offload'),
+    /** The CNI gRPC socket: its directory is made 0700, the socket 0600 (root only). */
+    socket: z.string().startsWith('/').default('/run/infra-offload/cni.sock'),
+    /** Pod MTU when the network configuration gives none. */
+    mtu: z.number().int().min(68).max(65535).default(1500),
+    /** The host interface's address (pool index 1); the node IP when absent. */
+    hostAddress: ipv4Text.optional(),
+    /** Upper bound of one ADD (the plugin's own deadline applies when shorter). */
+    addTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** First retry of a registration the manager did not acknowledge (doubling up to 5 s). */
+    retryMs: z.number().int().min(1).max(60_000).default(100),
+  })
+  .strict();
+
 /** The manager's P4 device: where its P4Runtime target listens and how to talk to it. */
 const p4Schema = z
   .object({
@@ -96,9 +126,10 @@ const leadershipSchema = z
   .default({ bucket: 'infra_leases' });
 
 export const managerConfigSchema = z.object({ ...processConfigShape, p4: p4Schema.optional(), leadership: leadershipSchema }).strict();
-export const agentConfigSchema = z.object({ ...processConfigShape, kube: kubeSchema.optional() }).strict();
+export const agentConfigSchema = z.object({ ...processConfigShape, kube: kubeSchema.optional(), pods: podsSchema.optional() }).strict();
 
 export type ProcessConfig = z.output<z.ZodObject<typeof processConfigShape>>;
 export type ManagerConfig = z.output<typeof managerConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type KubeSection = z.output<typeof kubeSchema>;
+export type PodsSection = z.output<typeof podsSchema>;

@@ -9,7 +9,10 @@
  * watches retry inside the child with their own back-off, so a 30 s outage costs no restart
  * intensity; only a bug (a throwing handler) makes the child fail and restart.
  *
- * Later issues add the interface pool, the CNI server and the ARP proxy.
+ * With a `pods` section (pod-children.ts) the interface pool and the pod actors come after the
+ * intent store (and the watches), and the CNI socket last:
+ *
+ *   bus → intent → [kube] → [pool → pods] → link → heartbeat → server → ctl → [cni]
  */
 import { createActor, fromPromise } from 'xstate';
 import { subjects } from '../../messages/subjects.js';
@@ -24,9 +27,10 @@ import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } fro
 import { intentPort, managerPort } from './kube-ports.js';
 import { KubeStatus, kubeWatchersLogic } from './kube-watchers.js';
 import { managerLinkLogic, type ManagerLinkRef } from './manager-link.js';
+import { podChildren, type PodRefs } from './pod-children.js';
 import { agentRoutes } from './routes.js';
 
-export type AgentTreeRefs = ProcessRefs & BusRef & { link?: ManagerLinkRef; kube?: KubeStatus };
+export type AgentTreeRefs = ProcessRefs & BusRef & PodRefs & { link?: ManagerLinkRef; kube?: KubeStatus };
 
 export interface AgentTree {
   readonly supervisor: Supervisor;
@@ -76,6 +80,11 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
   });
   const kube = kubeChild(deps, refs);
   if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
+  const pods = podChildren(deps, refs);
+  if (pods) {
+    children.splice(kube ? 2 : 1, 0, ...pods.early); // they register into the intent store too
+    children.push(pods.cni); // last: a CNI request arrives only when everything it needs runs
+  }
   const supervisor = new Supervisor({
     id: 'agent',
     strategy: 'rest_for_one',

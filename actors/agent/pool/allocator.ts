@@ -21,6 +21,19 @@ export interface PodKey {
   readonly ifname: string;
 }
 
+/** What plumbing made of a pod's interface: enough to check it and register it again after a restart. */
+export interface PodRecord {
+  readonly podNamespace: string;
+  readonly podName: string;
+  readonly network: string;
+  readonly mac: string;
+  readonly mtu: number;
+  /** Dotted IPv4 with the IPAM prefix length. */
+  readonly ips: readonly { readonly address: string; readonly prefixLength: number }[];
+  /** Extra routes from IPAM (via the gateway). */
+  readonly routes: readonly { readonly dst: string; readonly prefixLength: number }[];
+}
+
 /** One pod's interface: its pool index and where the TAP now lives. */
 export interface Allocation extends PodKey {
   readonly index: number;
@@ -28,6 +41,8 @@ export interface Allocation extends PodKey {
   readonly netns: string | null;
   /** Its current name (the pool name until plumbing renames it). */
   readonly name: string;
+  /** Set once the pod's interface is plumbed; absent while an ADD is still under way. */
+  readonly pod?: PodRecord;
 }
 
 /** One row of the port map the target reads. */
@@ -55,6 +70,11 @@ export interface OpenOptions {
   readonly ip: IpRunner;
   readonly pool: DiscoveredPool;
   readonly stateFile: string;
+  /**
+   * Unallocatable indices that live in another namespace on purpose (the gateway TAP in the
+   * gateway namespace): never reported missing, shown there in the port map.
+   */
+  readonly away?: readonly { readonly index: number; readonly netns: string }[];
 }
 
 const keyOf = (k: PodKey): string => `${k.containerId}\u0000${k.ifname}`;
@@ -124,8 +144,8 @@ export class PoolAllocator {
     return saved.ok ? ok(held) : saved;
   }
 
-  /** Records where plumbing put a pod's TAP (netns null = back in the pool namespace). */
-  async relocate(key: PodKey, where: { netns: string | null; name: string }): Promise<Result<Allocation | undefined, PoolStateError>> {
+  /** Records where plumbing put a pod's TAP (netns null = back in the pool namespace) and what it made. */
+  async relocate(key: PodKey, where: { netns: string | null; name: string; pod?: PodRecord }): Promise<Result<Allocation | undefined, PoolStateError>> {
     const held = this.lookup(key);
     if (!held) return ok(undefined);
     const moved: Allocation = { ...held, ...where };
@@ -142,7 +162,9 @@ export class PoolAllocator {
     const present = new Set(links.value.filter((l) => l.kind === 'tun' && l.tunType === 'tap').map((l) => l.name));
     const missing: number[] = [];
     const returned: number[] = [];
+    const away = new Set((this.opts.away ?? []).map((a) => a.index));
     this.opts.pool.names.forEach((name, index) => {
+      if (away.has(index)) return;
       const a = this.byIndex.get(index);
       const home = present.has(name);
       if (a && a.netns !== null) {
@@ -173,8 +195,11 @@ export class PoolAllocator {
   /** Pool index (= P4 port id) → interface name and namespace, for every index. */
   portMap(): PortEntry[] {
     const home = this.opts.pool.netns ?? null;
+    const away = new Map((this.opts.away ?? []).map((a) => [a.index, a.netns]));
     return this.opts.pool.names.map((name, port) => {
       const role = port === GATEWAY_PORT ? 'gateway' : port === HOST_PORT ? 'host' : 'pod';
+      const there = away.get(port);
+      if (there !== undefined) return { port, name, netns: there, role, allocated: true };
       const a = this.byIndex.get(port);
       if (!a) return { port, name, netns: home, role, allocated: role !== 'pod' };
       return { port, name: a.name, netns: a.netns ?? home, role, allocated: true };

@@ -14,6 +14,17 @@ const allocationSchema = z.object({
   ifname: z.string().min(1),
   netns: z.string().nullable(),
   name: z.string().min(1),
+  pod: z
+    .object({
+      podNamespace: z.string(),
+      podName: z.string(),
+      network: z.string(),
+      mac: z.string(),
+      mtu: z.number().int(),
+      ips: z.array(z.object({ address: z.string(), prefixLength: z.number().int().min(0).max(32) })).readonly(),
+      routes: z.array(z.object({ dst: z.string(), prefixLength: z.number().int().min(0).max(32) })).readonly(),
+    })
+    .optional(),
 });
 
 const stateSchema = z.object({
@@ -59,12 +70,22 @@ export async function readState(path: string): Promise<Result<PoolState | undefi
  * @example
  * await writeState(path, { version: 1, prefix: 'P4TAP_', size: 8, allocations: [] });
  */
-export async function writeState(path: string, state: PoolState): Promise<Result<void, PoolStateError>> {
+export function writeState(path: string, state: PoolState): Promise<Result<void, PoolStateError>> {
+  return writeJsonAtomic(path, state);
+}
+
+/**
+ * Replaces a JSON file atomically (temp file, fsync, rename, fsync of the directory).
+ *
+ * @example
+ * await writeJsonAtomic('/var/lib/infra-offload/portmap.json', { ports: [] });
+ */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<Result<void, PoolStateError>> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
   try {
     const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify(state, null, 2)}\n`);
+      await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
       await fh.sync();
     } finally {
       await fh.close();

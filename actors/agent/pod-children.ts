@@ -1,0 +1,140 @@
+/**
+ * The agent tree's pod children, present when the configuration has a `pods` section:
+ *
+ *   … → pool (node-pool.ts) → pods (the pod hub's supervisor) → … → cni (the gRPC socket, last)
+ *
+ * `pool` prepares the interface pool and registers the host interface; `pods` runs one actor
+ * per pod interface and recovers the recorded ones when it starts; `cni` serves the plugin and
+ * comes last, so a request only arrives when everything it needs runs. Registration records a
+ * change in the agent's intent store before it is sent to the manager, so a manager that
+ * restarts in between gets it from the next full sync.
+ *
+ * @example
+ * const parts = podChildren(deps, refs); // undefined without config.pods
+ */
+import { createActor } from 'xstate';
+import { err, ok, type Result } from '../../core/result.js';
+import { BusError } from '../../messages/errors.js';
+import { subjects } from '../../messages/subjects.js';
+import { formatCidr, formatIpv4 } from '../../messages/validate.js';
+import type { ChangeReply, HostInterface, PodInterface } from '../../protocol/intent.js';
+import { managerMethods } from '../../protocol/methods.js';
+import type { ChildSpec } from '../../supervisors/index.js';
+import { ask } from '../ask.js';
+import type { ProcessRefs } from '../ctl-routes.js';
+import type { AgentConfig } from '../process-config.js';
+import { requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
+import { cniServingLogic } from './cni-server.js';
+import { hostInterfaceOf, nodePoolLogic, preparePool, writePortMap, type PreparedPool } from './pod/node-pool.js';
+import { PodHub } from './pod/pod-hub.js';
+import { execIp, type IpRunner } from './pool/ip.js';
+
+export interface PodRefs extends ProcessRefs, BusRef {
+  pool?: PreparedPool;
+  pods?: PodHub;
+}
+
+export interface PodChildren {
+  /** pool and pods: after the intent store (and the watches), before the manager link. */
+  readonly early: ChildSpec[];
+  /** cni: the last child. */
+  readonly cni: ChildSpec;
+}
+
+export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, ip: IpRunner = execIp): PodChildren | undefined {
+  const { config, clock, logs } = deps;
+  const pods = config.pods;
+  if (!pods) return undefined;
+  const node = config.node.name;
+  const nodeIp = formatIpv4(config.node.ip);
+  const podCidr = config.node.podCidr ? formatCidr(config.node.podCidr) : '';
+  const opts = { clock, timeoutMs: config.nats.timeoutMs };
+
+  /** Intent store first, then the manager: the change is never only in flight. */
+  async function record(
+    local: (reply: (r: Result<ChangeReply, BusError>) => void) => { type: string },
+    remote: () => Promise<Result<ChangeReply, BusError>>,
+  ): Promise<Result<void, BusError>> {
+    const stored = await ask<ChangeReply>(refs.intent, local, opts);
+    if (!stored.ok) return stored;
+    if (!refs.bus) return err(new BusError('UNAVAILABLE', 'the bus is restarting'));
+    const sent = await remote();
+    return sent.ok ? ok(undefined) : sent;
+  }
+
+  const registerPod = (pod: PodInterface) =>
+    record(
+      (reply) => ({ type: 'pod.add', pod, reply }),
+      () => requireBus(refs).request(subjects.manager(node, managerMethods.podAdd.op), managerMethods.podAdd, pod),
+    );
+  const unregisterPod = (containerId: string) =>
+    record(
+      (reply) => ({ type: 'pod.delete', node, containerId, reply }),
+      () => requireBus(refs).request(subjects.manager(node, managerMethods.podDelete.op), managerMethods.podDelete, { node, containerId }),
+    );
+  const registerHost = (host: HostInterface) =>
+    record(
+      (reply) => ({ type: 'host.setup', host, reply }),
+      () => requireBus(refs).request(subjects.manager(node, managerMethods.hostSetup.op), managerMethods.hostSetup, host),
+    );
+
+  const pool: ChildSpec = {
+    id: 'pool',
+    start: async () => {
+      refs.pool = undefined;
+      const prepared = await preparePool(ip, { pods, nodeIp, podCidrs: podCidr ? [podCidr] : [] });
+      if (!prepared.ok) throw prepared.error;
+      refs.pool = prepared.value;
+      return createActor(nodePoolLogic, {
+        clock,
+        input: {
+          prepared: prepared.value,
+          registerHost: async (p) => {
+            const host = hostInterfaceOf(node, nodeIp, podCidr, p);
+            return host.ok ? registerHost(host.value) : host;
+          },
+          retryMs: pods.retryMs,
+          logger: logs.for('pool'),
+        },
+      });
+    },
+  };
+
+  const podsChild: ChildSpec = {
+    id: 'pods',
+    type: 'supervisor',
+    start: (ctx) => {
+      const prepared = refs.pool;
+      if (!prepared) throw new Error('the interface pool is not ready');
+      let writing: Promise<unknown> = Promise.resolve();
+      const hub = new PodHub({
+        node,
+        allocator: prepared.allocator,
+        pool: prepared.pool,
+        ip,
+        clock,
+        random: deps.random,
+        logger: logs.for('pods'),
+        defaultMtu: pods.mtu,
+        retryMs: pods.retryMs,
+        register: registerPod,
+        unregister: unregisterPod,
+        onChange: () => {
+          writing = writing.then(() => writePortMap(prepared)).catch(() => undefined);
+        },
+      });
+      refs.pods = hub;
+      return hub.supervisor(ctx);
+    },
+  };
+
+  const cni: ChildSpec = {
+    id: 'cni',
+    shutdown: 3000,
+    start: () =>
+      createActor(cniServingLogic, {
+        input: { socketPath: pods.socket, backend: () => refs.pods, logger: logs.for('cni'), maxDeadlineMs: pods.addTimeoutMs },
+      }),
+  };
+  return { early: [pool, podsChild], cni };
+}
