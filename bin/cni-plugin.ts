@@ -1,6 +1,6 @@
 /**
  * The infra-offload CNI plugin, exec'd by the container runtime once per pod operation
- * (bundled to dist/cni/infra-cni.mjs by `npm run build:cni`). Reads stdin, runs the command
+ * (bundled to dist/cni/infra-cni.cjs by `npm run build:cni`, deploy/cni/bundle.ts). Reads stdin, runs the command
  * named by CNI_COMMAND, prints the result or the CNI error JSON, exits 0 or 1.
  */
 import { runPlugin } from '../cni/plugin.js';
@@ -12,6 +12,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const stdin = await readStdin().catch(() => '');
-const { stdout, exitCode } = await runPlugin(process.env, stdin);
-process.stdout.write(stdout, () => process.exit(exitCode));
+// No top-level await: the bundle is CommonJS (it loads faster).
+void (async () => {
+  const stdin = await readStdin().catch(() => '');
+  const { stdout, exitCode } = await runPlugin(process.env, stdin);
+  process.stdout.write(stdout, () => process.exit(exitCode));
+})();

@@ -48,12 +48,66 @@ function statusOf(headers: Headers): { status: number; message: string } | undef
   return { status: Number(raw), message };
 }
 
+/** A connection to the agent, opened early (while IPAM runs) and used for one call. */
+export interface AgentConnection {
+  /** One unary call; the connection is closed when it settles. */
+  call(path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer>;
+  close(): void;
+}
+
+type Http2Session = import('node:http2').ClientHttp2Session;
+
+/**
+ * Starts loading node:http2 and connecting to the agent's socket right away, so that cost
+ * overlaps with whatever the caller does next (the IPAM exec). A connection error is kept and
+ * reported by `call`.
+ *
+ * @example
+ * const agent = connectAgent('/run/infra-offload/cni.sock');
+ * const ipam = await execIpam('ADD', call);
+ * const reply = await agent.call('/infra.v1.CniBackend/Add', bytes, 5000);
+ */
+export function connectAgent(socketPath: string): AgentConnection {
+  let failure: Error | undefined;
+  let onFailure: ((e: Error) => void) | undefined;
+  let closed = false;
+  const session: Promise<Http2Session> = Promise.all([import('node:http2'), import('node:net')]).then(([http2, net]) => {
+    const s = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      failure = new GrpcCallError(GRPC_UNAVAILABLE, `${socketPath}: ${e.code ?? e.message}`);
+      onFailure?.(failure);
+    });
+    if (closed) s.destroy();
+    return s;
+  });
+  const close = (): void => {
+    closed = true;
+    void session.then((s) => s.destroy());
+  };
+  return {
+    close,
+    async call(path, request, deadlineMs) {
+      const s = await session;
+      try {
+        return await new Promise<Buffer>((resolve, reject) => {
+          if (failure) return reject(failure);
+          onFailure = reject;
+          callOn(s, path, request, deadlineMs).then(resolve, reject);
+        });
+      } finally {
+        close();
+      }
+    },
+  };
+}
+
 /** Sends one unary request to `path` on the gRPC server at `socketPath`; resolves with the reply bytes. */
-export async function unaryCall(socketPath: string, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {
-  const http2 = await import('node:http2');
-  const net = await import('node:net');
+export function unaryCall(socketPath: string, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {
+  return connectAgent(socketPath).call(path, request, deadlineMs);
+}
+
+function callOn(session: Http2Session, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const session = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
     const chunks: Buffer[] = [];
     let status: { status: number; message: string } | undefined;
     let done = false;
@@ -61,12 +115,10 @@ export async function unaryCall(socketPath: string, path: string, request: Uint8
       if (done) return;
       done = true;
       clearTimeout(timer);
-      session.destroy();
       if (err) reject(err);
       else resolve(value!);
     };
     const timer = setTimeout(() => finish(new GrpcCallError(GRPC_DEADLINE_EXCEEDED, `no reply within ${deadlineMs} ms`)), deadlineMs);
-    session.on('error', (e: NodeJS.ErrnoException) => finish(new GrpcCallError(GRPC_UNAVAILABLE, `${socketPath}: ${e.code ?? e.message}`)));
     const stream = session.request({
       ':method': 'POST',
       ':path': path,

@@ -13,14 +13,17 @@ export interface IpamCall {
   readonly type: string;
   readonly stdin: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Called once the plugin process is started: work to overlap with its run (the plugin's agent connection). */
+  readonly onStarted?: () => void;
 }
 
+/** Synchronous on purpose: a one-shot process should not start libuv's thread pool for a stat. */
 async function findPlugin(dirs: readonly string[], type: string): Promise<string> {
-  const { access, constants } = await import('node:fs/promises');
+  const { accessSync, constants } = await import('node:fs');
   for (const dir of dirs) {
     const candidate = `${dir}/${type}`;
     try {
-      await access(candidate, constants.X_OK);
+      accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
       // not in this directory
@@ -29,7 +32,7 @@ async function findPlugin(dirs: readonly string[], type: string): Promise<string
   throw new CniError(CNI_CODES.INVALID_NETCONF, `IPAM plugin "${type}" not found on CNI_PATH`, dirs.join(':'));
 }
 
-function run(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(file: string, env: NodeJS.ProcessEnv, stdin: string, onStarted?: () => void): Promise<{ code: number; stdout: string; stderr: string }> {
   return import('node:child_process').then(
     ({ spawn }) =>
       new Promise((resolve, reject) => {
@@ -42,6 +45,7 @@ function run(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<{ cod
         child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
         child.stdin.on('error', () => undefined); // a plugin that exits without reading stdin
         child.stdin.end(stdin);
+        onStarted?.();
       }),
   );
 }
@@ -62,7 +66,7 @@ function ipamFailure(type: string, command: string, stdout: string, stderr: stri
 /** Runs the IPAM plugin; ADD resolves with its result, DEL and CHECK with undefined. */
 export async function execIpam(command: 'ADD' | 'DEL' | 'CHECK', call: IpamCall): Promise<CniResult | undefined> {
   const file = await findPlugin(call.path, call.type);
-  const { code, stdout, stderr } = await run(file, { ...call.env, CNI_COMMAND: command }, call.stdin);
+  const { code, stdout, stderr } = await run(file, { ...call.env, CNI_COMMAND: command }, call.stdin, call.onStarted);
   if (code !== 0) throw ipamFailure(call.type, command, stdout, stderr);
   if (command !== 'ADD') return undefined;
   let result: Record<string, unknown>;

@@ -11,7 +11,7 @@
  */
 import { ERROR_CODES } from '../messages/errors.js';
 import { CNI_CODES, CniError, asCniError } from './errors.js';
-import { unaryCall } from './grpc-client.js';
+import { connectAgent, unaryCall, type AgentConnection } from './grpc-client.js';
 import { execIpam, type IpamCall } from './ipam.js';
 import { CNI_VERSION, SUPPORTED_VERSIONS, parseCidr, parseEnv, parseNetConf, type CniEnv, type CniResult, type NetConf } from './spec.js';
 import * as wire from './wire.js';
@@ -77,10 +77,20 @@ function buildResult(conf: NetConf, ipam: CniResult, reply: wire.AddReply, env: 
 }
 
 async function add(env: CniEnv, conf: NetConf, ipamCall: IpamCall): Promise<CniResult> {
-  const ipam = (await execIpam('ADD', ipamCall))!;
+  // Loading node:http2 (~10 ms) and connecting overlap with the IPAM plugin's run: started
+  // right after its exec, not before (loading blocks this thread, and would delay the exec).
+  let agent: AgentConnection | undefined;
+  let ipam: CniResult;
+  try {
+    ipam = (await execIpam('ADD', { ...ipamCall, onStarted: () => (agent = connectAgent(conf.agentSocket)) }))!;
+  } catch (e) {
+    agent?.close();
+    throw e;
+  }
+  agent ??= connectAgent(conf.agentSocket);
   try {
     const request = { ...podRef(env, conf), ...wireAddressing(ipam, 'IPAM result'), mtu: conf.mtu };
-    const bytes = await unaryCall(conf.agentSocket, `${SERVICE}/Add`, wire.encodeAddRequest(request), conf.agentTimeoutMs);
+    const bytes = await agent.call(`${SERVICE}/Add`, wire.encodeAddRequest(request), conf.agentTimeoutMs);
     const reply = wire.decodeAddReply(bytes);
     if (reply.error) throw backendError(reply.error);
     return buildResult(conf, ipam, reply, env);

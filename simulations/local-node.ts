@@ -49,6 +49,12 @@ export interface LocalNodeOptions {
   readonly kube?: boolean;
   /** The session's full resync period (default 60 s). */
   readonly resyncMs?: number;
+  /**
+   * Give the agent a TAP pool and serve CNI (its socket at LocalNode.cniSocket): the pool's
+   * prefix and namespace (made by the caller, e.g. with bin/create-interfaces) and the gateway
+   * namespace (created by the agent). Namespaces of the caller's own: never the root one.
+   */
+  readonly pods?: { readonly prefix: string; readonly poolNetns: string; readonly gatewayNetns: string; readonly addTimeoutMs?: number };
   readonly onLog?: (process: string, line: LogLine | string) => void;
   readonly onExit?: (process: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -65,6 +71,8 @@ export interface LocalNode {
   readonly targetAddress: string | undefined;
   /** The Kubernetes API stand-in (change objects through its adminUrl, as kubectl would). */
   readonly kube: StandinProcess | undefined;
+  /** The agent's CNI socket (with `pods`). */
+  readonly cniSocket: string | undefined;
   /** Bus credentials of an identity (undefined without TLS): pass them to Bus.connect. */
   credentials(identity: Identity): BusCredentials | undefined;
   readonly dir: string;
@@ -106,7 +114,9 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     };
     await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
     kube = options.kube === false ? undefined : await startStandin({ logLevel: 'warn' });
-    const agentConfig = { ...common, nats: natsFor({ kind: 'agent', node }), ...(kube ? { kube: { server: kube.url } } : {}) };
+    const cniSocket = options.pods ? join(dir, 'cni', 'cni.sock') : undefined;
+    const pods = options.pods ? { ...options.pods, stateDir: join(dir, 'agent-state'), socket: cniSocket } : undefined;
+    const agentConfig = { ...common, nats: natsFor({ kind: 'agent', node }), ...(kube ? { kube: { server: kube.url } } : {}), ...(pods ? { pods } : {}) };
     await writeFile(join(dir, 'agent.yaml'), stringify(agentConfig), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
     const proc = (name: string, bin: string, args: string[]): ManagedProcess => {
@@ -141,6 +151,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       target,
       targetAddress,
       kube: api,
+      cniSocket,
       credentials,
       dir,
       async stop() {

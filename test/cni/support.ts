@@ -3,8 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleCniPlugin } from '../../deploy/cni/bundle.js';
 
 export const CNI_BIN_DIR = '/usr/lib/cni';
 export const SUBNET = '10.244.77.0/24';
@@ -17,27 +16,16 @@ export interface Exec {
   ms: number;
 }
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Bundles bin/cni-plugin.ts the way `npm run build:cni` does, into `dir`. */
-export async function bundlePlugin(dir: string): Promise<string> {
-  const outfile = join(dir, 'infra-cni.mjs');
-  await build({
-    entryPoints: [join(REPO, 'bin/cni-plugin.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile,
-    logLevel: 'silent',
-  });
-  return outfile;
+export function bundlePlugin(dir: string): Promise<string> {
+  return bundleCniPlugin(join(dir, 'infra-cni.cjs'));
 }
 
 /** Runs `file` (node script when it ends in .mjs) with only `env` (plus PATH) and `stdin`. */
 export function execFile(file: string, args: string[], env: Record<string, string>, stdin: string): Promise<Exec> {
   const started = process.hrtime.bigint();
-  const [cmd, argv] = file.endsWith('.mjs') ? [process.execPath, [file, ...args]] : [file, args];
+  const [cmd, argv] = /\.[cm]?js$/.test(file) ? [process.execPath, [file, ...args]] : [file, args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -146,14 +146,18 @@ const nsLabel = (netns: string | undefined): string => netns ?? 'the current nam
  * Where the TAP is: still home under its pool name, in the pod namespace under ifname (a retried
  * ADD), or in the pod namespace under its pool name (an ADD interrupted between move and rename).
  */
-async function locate(ip: IpRunner, spec: PlumbSpec): Promise<Result<'home' | 'renamed' | 'moved', PlumbError>> {
+async function locate(ip: IpRunner, spec: PlumbSpec): Promise<Result<{ at: 'home' | 'renamed' | 'moved'; link: PodLink }, PlumbError>> {
   const home = await readLinks(ip, spec.from.netns, 'inspect');
   if (!home.ok) return home;
-  if (home.value.some((l) => l.name === spec.from.name)) return ok('home');
+  const atHome = home.value.find((l) => l.name === spec.from.name);
+  if (atHome) return ok({ at: 'home', link: atHome });
   const pod = await readLinks(ip, spec.netns, 'inspect');
   if (!pod.ok) return pod;
-  if (pod.value.some((l) => l.name === spec.ifname && l.tap)) return ok('renamed');
-  if (pod.value.some((l) => l.name === spec.from.name && l.tap)) return ok('moved');
+  // Our TAP under its pool name wins over an `ifname` TAP: that one may be someone else's.
+  const moved = pod.value.find((l) => l.name === spec.from.name && l.tap);
+  if (moved) return ok({ at: 'moved', link: moved });
+  const renamed = pod.value.find((l) => l.name === spec.ifname && l.tap);
+  if (renamed) return ok({ at: 'renamed', link: renamed });
   return err(new PlumbError('inspect', `no TAP ${spec.from.name} in ${nsLabel(spec.from.netns)}, and no TAP ${spec.ifname} or ${spec.from.name} in ${spec.netns}`));
 }
 
@@ -192,9 +196,34 @@ export async function plumbPod(ip: IpRunner, spec: PlumbSpec): Promise<Result<Pl
   const wanted = await checkSpec(spec, true);
   if (!wanted.ok) return wanted;
   const { ifname, from, netns: pod } = spec;
+  if (ip.runBatch) {
+    // The fast path, two execs in all: move, rename and MTU in one netlink request (the kernel
+    // moves first, then renames in the pod's namespace), then the rest and a read-back of the
+    // MAC in one `ip -batch`. A fresh move carries no addresses or routes, so nothing is stale.
+    // If the TAP is not at home (a retried ADD) the move fails and nothing has changed; any
+    // failure falls through to the careful path below, which converges from wherever the TAP
+    // now is and rolls back.
+    const moved = await ip.run(['link', 'set', 'dev', from.name, 'netns', netnsPath(pod), 'name', ifname, 'mtu', String(spec.mtu)], from.netns);
+    if (moved.ok) {
+      const configured = await ip.runBatch([...configureSteps(ifname, spec.mtu, wanted.value).map(([, args]) => args), ['link', 'show', 'dev', ifname]], pod);
+      const mac = configured.ok ? /link\/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(configured.value)?.[1] : undefined;
+      if (mac) return ok({ ifname, mac });
+    }
+  }
+  return plumbCarefully(ip, spec, wanted.value);
+}
+
+/** Step by step from where the TAP is (`at`, looked up again when absent), with rollback. */
+async function plumbCarefully(ip: IpRunner, spec: PlumbSpec, wanted: Wanted, known?: 'home' | 'renamed' | 'moved'): Promise<Result<Plumbed, PlumbError | IpCommandError>> {
+  const { ifname, from, netns: pod } = spec;
   const what = `plumbing ${from.name} into ${pod} as ${ifname}`;
-  const at = await locate(ip, spec);
-  if (!at.ok) return at;
+  let where = known;
+  if (where === undefined) {
+    const found = await locate(ip, spec);
+    if (!found.ok) return found;
+    where = found.value.at;
+  }
+  const at = { value: where };
 
   if (at.value === 'home') {
     const moved = await ip.run(['link', 'set', 'dev', from.name, 'netns', netnsPath(pod)], from.netns);
@@ -216,9 +245,9 @@ export async function plumbPod(ip: IpRunner, spec: PlumbSpec): Promise<Result<Pl
     if (failed) return fail(failed.step, failed.error.message, failed.error);
     current = ifname;
   }
-  const failed = await runSteps(ip, pod, configureSteps(ifname, spec.mtu, wanted.value));
+  const failed = await runSteps(ip, pod, configureSteps(ifname, spec.mtu, wanted));
   if (failed) return fail(failed.step, failed.error.message, failed.error);
-  const stale = await pruneStale(ip, pod, ifname, wanted.value);
+  const stale = await pruneStale(ip, pod, ifname, wanted);
   if (stale) return fail(stale.step, stale.message, stale.cause);
 
   const links = await readLinks(ip, pod, 'mac');
@@ -256,6 +285,15 @@ export async function unplumbPod(
   const foreign = await checkForeignNetns(at.netns, home.netns);
   if (!foreign.ok) return foreign;
 
+  if (await netnsExists(at.netns)) {
+    // The fast path, two execs: our TAP is in the pod under ifname → one request moves it home
+    // and renames it there (the move brings it down and drops its addresses and routes).
+    const inPod = await readLinks(ip, at.netns, 'inspect');
+    if (inPod.ok && inPod.value.some((l) => l.name === at.ifname && l.tap)) {
+      const moved = await ip.run(['link', 'set', 'dev', at.ifname, 'netns', netnsPath(home.netns), 'name', home.name], at.netns);
+      if (moved.ok) return ok('returned');
+    }
+  }
   const atHome = await readLinks(ip, home.netns, 'inspect');
   if (!atHome.ok) return atHome;
   if (atHome.value.some((l) => l.name === home.name)) return ok('returned');

@@ -59,6 +59,8 @@ interface Entry {
   request: CniAdd | undefined;
   result: CniAddResult | undefined;
   addWaiters: ((r: Result<CniAddResult, BusError>) => void)[];
+  /** Milliseconds per step of the current ADD, logged (debug) when it settles. */
+  timings: Record<string, number>;
   delWaiters: ((r: Result<void, BusError>) => void)[];
 }
 
@@ -101,7 +103,29 @@ export class PodHub implements CniBackendPort {
   private readonly work: PodWork;
 
   constructor(private readonly deps: PodHubDeps) {
-    this.work = this.bindWork();
+    this.work = this.timed(this.bindWork());
+  }
+
+  /** Records each step's duration on the pod's entry (for the debug line when an ADD settles). */
+  private timed(work: PodWork): PodWork {
+    const wrap = <A extends unknown[], R>(name: string, keyOf_: (...a: A) => PodKey, f: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        const started = performance.now();
+        try {
+          return await f(...a);
+        } finally {
+          const entry = this.entries.get(keyOf(keyOf_(...a)));
+          if (entry) entry.timings[name] = +(performance.now() - started).toFixed(2);
+        }
+      };
+    return {
+      allocate: wrap('allocate', (k: PodKey) => k, (k) => work.allocate(k)),
+      plumb: wrap('plumb', (a: Allocation, _r: CniAdd | undefined) => a, (a, r) => work.plumb(a, r)),
+      record: wrap('record', (k: PodKey, _w: { name: string; netns: string; pod: PodRecord }) => k, (k, where) => work.record(k, where)),
+      verify: wrap('verify', (a: Allocation) => a, (a) => work.verify(a)),
+      register: wrap('register', (a: Allocation) => a, (a) => work.register(a)),
+      teardown: wrap('teardown', (k: PodKey) => k, (k) => work.teardown(k)),
+    };
   }
 
   /** The pods' supervisor (a child of the agent tree); built once per hub. */
@@ -223,7 +247,7 @@ export class PodHub implements CniBackendPort {
   }
 
   private newEntry(phase: Phase): Entry {
-    return { phase, actor: undefined, request: undefined, result: undefined, addWaiters: [], delWaiters: [] };
+    return { phase, actor: undefined, request: undefined, result: undefined, addWaiters: [], delWaiters: [], timings: {} };
   }
 
   private async startPod(args: PodArgs): Promise<boolean> {
@@ -258,6 +282,7 @@ export class PodHub implements CniBackendPort {
     if (!entry) return;
     switch (outcome.kind) {
       case 'added': {
+        if (entry.addWaiters.length > 0) this.deps.logger.debug({ pod: outcome.result.sandbox, steps: entry.timings }, 'pod interface ready');
         entry.result = outcome.result;
         if (entry.phase === 'adding') entry.phase = 'ready';
         for (const w of entry.addWaiters.splice(0)) w(ok(outcome.result));

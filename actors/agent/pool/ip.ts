@@ -14,7 +14,16 @@ import { IpCommandError, PoolNameError } from './errors.js';
  */
 export interface IpRunner {
   run(args: readonly string[], netns?: string): Promise<Result<string, IpCommandError>>;
+  /**
+   * Optional: several commands in one exec (`ip -batch -`), stopping at the first failure, with
+   * their output concatenated. One exec instead of one per command is most of what plumbing a
+   * pod costs. Runners without it get the commands one by one.
+   */
+  runBatch?(commands: readonly (readonly string[])[], netns?: string): Promise<Result<string, IpCommandError>>;
 }
+
+/** Batch lines are split on blanks by iproute2: only arguments without blanks or quotes go in one. */
+const BATCH_SAFE = /^[^\s"'\\#]+$/;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -34,15 +43,35 @@ export function checkName(text: string, what: string): Result<string, PoolNameEr
  */
 export const execIp: IpRunner = {
   run(args, netns) {
-    const full = netns ? ['-n', netns, ...args] : [...args];
-    const byPath = netns?.startsWith('/') === true;
-    const file = byPath ? 'nsenter' : 'ip';
-    const argv = byPath ? [`--net=${netns}`, 'ip', ...args] : full;
-    return new Promise((resolve) => {
-      execFile(file, argv, { timeout: 10_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-        if (error) resolve(err(new IpCommandError(full, stderr || error.message, { cause: error })));
-        else resolve(ok(stdout));
-      });
-    });
+    return runIp(args, netns);
+  },
+  async runBatch(commands, netns) {
+    if (!commands.every((c) => c.length > 0 && c.every((a) => BATCH_SAFE.test(a)))) {
+      let out = '';
+      for (const c of commands) {
+        const r = await runIp(c, netns);
+        if (!r.ok) return r;
+        out += r.value;
+      }
+      return ok(out);
+    }
+    return runIp(['-batch', '-'], netns, `${commands.map((c) => c.join(' ')).join('\n')}\n`);
   },
 };
+
+function runIp(args: readonly string[], netns: string | undefined, stdin?: string): Promise<Result<string, IpCommandError>> {
+  const full = netns ? ['-n', netns, ...args] : [...args];
+  const byPath = netns?.startsWith('/') === true;
+  const file = byPath ? 'nsenter' : 'ip';
+  const argv = byPath ? [`--net=${netns}`, 'ip', ...args] : full;
+  return new Promise((resolve) => {
+    const child = execFile(file, argv, { timeout: 10_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error) resolve(err(new IpCommandError(full, stderr || error.message, { cause: error })));
+      else resolve(ok(stdout));
+    });
+    if (stdin !== undefined) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(stdin);
+    }
+  });
+}
