@@ -32,8 +32,13 @@ export const nodeSchema = z
   })
   .strict();
 
+/** Health endpoints (actors/health.ts): off unless configured; keep them on loopback or a pod IP. */
+export const healthSchema = z
+  .object({ listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9301') })
+  .strict();
+
 /** The fields every process has; each process's schema adds its own as later issues need them. */
-const processConfigShape = { node: nodeSchema, nats: natsSchema, heartbeat: heartbeatSchema, logging: loggingSchema };
+const processConfigShape = { node: nodeSchema, nats: natsSchema, heartbeat: heartbeatSchema, logging: loggingSchema, health: healthSchema.optional() };
 
 /**
  * Where the agent watches Nodes, Services and EndpointSlices (actors/agent/kube-watchers.ts).

@@ -11,6 +11,7 @@ import { createLogs, type LoggingConfig, type Logs } from '../core/logger.js';
 import { systemRandom, type Random } from '../core/random.js';
 import { runRoot, type Supervisor } from '../supervisors/index.js';
 import { inspectTlsFiles } from '../deploy/certs/check.js';
+import { startHealth, type HealthServer } from './health.js';
 import { newInstanceId } from './process-identity.js';
 
 interface TlsConfigs {
@@ -40,7 +41,7 @@ export interface ProcessBuild<C> {
   readonly instanceId: string;
 }
 
-export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; node: { name: string } }>>(
+export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; node: { name: string }; health?: { listen: string } | undefined }>>(
   name: 'manager' | 'agent',
   schema: S,
   build: (deps: ProcessBuild<z.output<S>>) => Supervisor,
@@ -71,6 +72,18 @@ export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; n
   const instanceId = newInstanceId(systemRandom);
   logs.for('process').info({ node: config.node.name, instanceId, config: configPath }, `${name} starting`);
   const tree = build({ config, logs, clock: systemClock, random: systemRandom, instanceId });
-  const root = await runRoot(tree, { logger: logs.for('supervisor') });
+  let health: HealthServer | undefined;
+  if (config.health) {
+    try {
+      health = await startHealth({ listen: config.health.listen, supervisor: tree, role: name, node: config.node.name, instanceId, logger: logs.for('health') });
+    } catch (e) {
+      console.error(`${name}: health.listen ${config.health.listen}: ${(e as Error).message}`);
+      process.exit(2);
+    }
+  }
+  const exit = (code: number): void => {
+    void (health?.close() ?? Promise.resolve()).finally(() => process.exit(code));
+  };
+  const root = await runRoot(tree, { logger: logs.for('supervisor'), exit });
   if (root.started.ok) logs.for('process').info({ node: config.node.name }, `${name} running`);
 }
