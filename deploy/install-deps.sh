@@ -18,6 +18,7 @@ command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 [ -x /usr/lib/cni/host-local ] || need_pkgs+=(containernetworking-plugins)
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)   # the TAP addon (p4/target/tap)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     die "missing Debian packages: ${need_pkgs[*]}. Run as root, or: sudo apt-get install -y ${need_pkgs[*]}"
@@ -39,3 +40,4 @@ fi
 # Compile TypeScript to dist/ (incremental enough for a project this size: a few seconds).
 say "building (tsc)"
 npx --no-install tsc -p tsconfig.build.json || die "TypeScript build failed"
+node --import tsx p4/target/tap/build.ts || die "TAP addon build failed (needs cc and Node's headers; see the message above)"
