@@ -5,6 +5,8 @@
  * Everything lives in namespaces this test creates (`ioff-<run>-…`) and is removed afterwards.
  */
 import { expect } from 'chai';
+import { execFile as execFileCb } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentTree } from '../../actors/agent/tree.js';
@@ -15,9 +17,15 @@ import { natsFixture, type NatsFixture } from '../support/fixtures.js';
 import { bundlePlugin, cniEnv, execFile, leases, netconf, tempDir, type Exec } from '../cni/support.js';
 import { eventually } from '../kube/support.js';
 import { ip, TestNet } from '../agent-pool/netns.js';
+import { createReceiveArea, frameAt, loadTap, type Tap } from '../../p4/target/tap/tap.js';
 import { PodManager, startPodAgent } from './support.js';
 
+const run = promisify(execFileCb);
 const NODE = 'node-p';
+
+async function operstate(ns: string, dev: string): Promise<string> {
+  return (JSON.parse(await ip('-n', ns, '-j', 'link', 'show', 'dev', dev)) as { operstate: string }[])[0]?.operstate ?? '';
+}
 const POOL = 64;
 
 interface LinkJson {
@@ -220,6 +228,52 @@ describe('the agent serves CNI on real namespaces', function () {
     manager.start();
     const retried = await cni('ADD', pod);
     expect(retried.code, retried.stdout + retried.stderr).to.equal(0);
+    expect((await cni('DEL', pod)).code).to.equal(0);
+  });
+
+  it('a pod gets the gateway ARP answered: a real ARP request from its namespace, relayed to the gateway TAP', async function () {
+    // The P4 target's ARP path reduced to a relay between the pod's port and port 0 (issue 10
+    // forwards through the pipeline); the pod's kernel asks, the gateway namespace's answers.
+    const loaded = await loadTap();
+    if (!loaded.ok) throw loaded.error;
+    const pod = await newPod();
+    expect((await cni('ADD', pod)).code).to.equal(0);
+    const gwName = `${net.prefix}0`;
+    const gwMac = (await linksIn(gwNs)).find((l) => l.ifname === gwName)!.address;
+    const podTap = loaded.value.attach('eth0', pod.path);
+    const gwTap = loaded.value.attach(gwName, `/var/run/netns/${gwNs}`);
+    if (!podTap.ok) throw podTap.error;
+    if (!gwTap.ok) throw gwTap.error;
+    const relayed = { toGateway: 0, toPod: 0 };
+    const relay = (from: Tap, to: Tap, count: keyof typeof relayed) => {
+      const area = createReceiveArea(16, 2048);
+      if (!area.ok) throw area.error;
+      const started = from.start(
+        area.value,
+        (n) => {
+          for (let i = 0; i < n; i++) if (to.write(frameAt(area.value, i)).ok) relayed[count]++;
+        },
+        () => undefined,
+      );
+      if (!started.ok) throw started.error;
+    };
+    try {
+      relay(podTap.value, gwTap.value, 'toGateway');
+      relay(gwTap.value, podTap.value, 'toPod');
+      await eventually(async () => (await operstate(pod.ns, 'eth0')) === 'UP' && (await operstate(gwNs, gwName)) === 'UP', 3000, 'TAPs up');
+      // Traffic from inside the pod to the gateway: its kernel ARPs for 169.254.1.1 (the gateway
+      // namespace answers ARP only; it routes nothing back, so the connect itself goes nowhere).
+      const probe = `const s=require('net').connect(9,'169.254.1.1');s.on('error',()=>process.exit(0));setTimeout(()=>process.exit(0),700)`;
+      await run('ip', ['netns', 'exec', pod.ns, process.execPath, '-e', probe]);
+      const neigh = await ip('-n', pod.ns, 'neigh', 'show', '169.254.1.1', 'dev', 'eth0');
+      expect(neigh).to.contain(`lladdr ${gwMac}`);
+      expect(neigh).to.match(/REACHABLE|STALE|DELAY/);
+      expect(relayed.toGateway).to.be.greaterThan(0);
+      expect(relayed.toPod).to.be.greaterThan(0);
+    } finally {
+      podTap.value.close();
+      gwTap.value.close();
+    }
     expect((await cni('DEL', pod)).code).to.equal(0);
   });
 
