@@ -4,6 +4,7 @@
  *
  *   target [--listen 127.0.0.1:9559 | unix:/path] [--device-id 1] [--no-pipeline]
  *          [--tls-cert FILE --tls-key FILE --tls-ca FILE]   (mutual TLS; the files are checked first)
+ *          [--tls-reload-ms 60000]                          (rotated files are picked up once they pass the same checks)
  *          [--log-level info]
  *
  * Without --insecure it refuses to start without its certificates.
@@ -17,6 +18,7 @@ import { createLogs, LOG_LEVELS, type LogLevel } from '../core/logger.js';
 import { DEFAULT_P4INFO_PATH } from '../p4/p4info.js';
 import { modelDevice } from '../p4/target/model-program.js';
 import { P4RuntimeServer, type ServerTls } from '../p4/target/server.js';
+import { ReloadingCertificates } from '../p4/target/cert-reload.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,13 +29,16 @@ const { values } = parseArgs({
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' },
+    /** How often the TLS files are checked for a rotated certificate (0: never). */
+    'tls-reload-ms': { type: 'string', default: '60000' },
     'log-level': { type: 'string', default: 'info' },
   },
 });
 const deviceId = Number(values['device-id']);
 const level = values['log-level'] as LogLevel;
-if (!Number.isInteger(deviceId) || deviceId < 1 || !LOG_LEVELS.includes(level)) {
-  console.error('target: --device-id must be a positive integer and --log-level one of ' + LOG_LEVELS.join(', '));
+const reloadMs = Number(values['tls-reload-ms']);
+if (!Number.isInteger(deviceId) || deviceId < 1 || !LOG_LEVELS.includes(level) || !Number.isInteger(reloadMs) || reloadMs < 0) {
+  console.error('target: --device-id must be a positive integer, --tls-reload-ms a whole number of ms (0: off) and --log-level one of ' + LOG_LEVELS.join(', '));
   process.exit(2);
 }
 const tlsFlags = [values['tls-cert'], values['tls-key'], values['tls-ca']].filter((v) => v !== undefined).length;
@@ -60,6 +65,14 @@ if (tlsFlags === 3) {
 
 const logs = createLogs({ level }, 'target');
 const log = logs.for('p4rt');
+if (tls && reloadMs > 0) {
+  const reload = ReloadingCertificates.open({ caFile: values['tls-ca']!, certFile: values['tls-cert']!, keyFile: values['tls-key']!, intervalMs: reloadMs, logger: logs.for('tls') });
+  if (!reload.ok) {
+    console.error(`target: ${reload.error.message}`);
+    process.exit(2);
+  }
+  tls = { ...tls, reload: reload.value };
+}
 const server = new P4RuntimeServer({ devices: [{ id: deviceId, ...modelDevice() }], logger: log });
 if (!values['no-pipeline']) server.load(deviceId, JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')));
 try {

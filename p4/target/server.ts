@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import {
   Server,
   ServerCredentials,
+  experimental,
   type sendUnaryData,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -32,6 +33,7 @@ import { handleStream } from './stream.js';
 import { applyUpdates, UPDATE_TYPES } from './write-apply.js';
 import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
 import type { P4Info } from '../p4info.js';
+import type { ReloadingCertificates } from './cert-reload.js';
 
 export const P4RUNTIME_API_VERSION = '1.4.1';
 
@@ -46,6 +48,8 @@ export interface ServerTls {
   readonly key: Buffer;
   /** With a CA: mutual TLS, a client certificate signed by it is required. */
   readonly ca?: Buffer;
+  /** Rotates the certificate and CA from their files (cert-reload.ts); `cert`/`key`/`ca` are then its first ones. */
+  readonly reload?: ReloadingCertificates;
 }
 
 export interface TargetOptions {
@@ -93,9 +97,11 @@ export class P4RuntimeServer {
 
   /** Listens on host:port (port 0: any free one) or unix:/path; resolves with the bound port. */
   listen(address: string, tls?: ServerTls): Promise<number> {
-    const creds = tls
-      ? ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined)
-      : ServerCredentials.createInsecure();
+    const creds = tls?.reload
+      ? experimental.createCertificateProviderServerCredentials(tls.reload, tls.reload, tls.ca !== undefined)
+      : tls
+        ? ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined)
+        : ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, creds, (e, port) => (e ? reject(e) : resolve(port)));
     });
