@@ -31,7 +31,7 @@ import type { LogLine } from '../processes.js';
 
 const run = promisify(execFileCb);
 const PODS = 30;
-const POOL = 128;
+const POOL = 64; // 62 pod slots: the sequential 30 are deleted before the burst of 30
 
 interface Timed {
   code: number;

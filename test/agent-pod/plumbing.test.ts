@@ -61,7 +61,12 @@ describe('agent pod: plumbing', function () {
     const r = await execIp.run(['-j', 'link', 'show'], path(pool));
     expect(r.ok && r.value).to.include(tap(0));
     const gone = await execIp.run(['link', 'show'], path(net.ns('absent')));
-    expect(!gone.ok && gone.error.message).to.match(new RegExp(`ip -n ${path(net.ns('absent'))} link show failed: .*No such file`));
+    // A path under /var/run/netns is run as `ip -n NAME` (one exec fewer); other paths through nsenter.
+    expect(!gone.ok && gone.error.message).to.match(new RegExp(`ip -n ${net.ns('absent')} link show failed: .*No such file`));
+    const proc = await execIp.run(['-j', 'link', 'show'], `/proc/${process.pid}/ns/net`);
+    expect(proc.ok, 'nsenter --net=/proc/PID/ns/net').to.equal(true);
+    const procGone = await execIp.run(['link', 'show'], '/proc/999999999/ns/net');
+    expect(!procGone.ok && procGone.error.message).to.match(/ip -n \/proc\/999999999\/ns\/net link show failed/);
     const byName = await execIp.run(['-j', 'link', 'show'], pool);
     expect(byName.ok && byName.value).to.include(tap(0));
   });

@@ -59,7 +59,11 @@ export const execIp: IpRunner = {
   },
 };
 
-function runIp(args: readonly string[], netns: string | undefined, stdin?: string): Promise<Result<string, IpCommandError>> {
+/** A path under /var/run/netns (or /run/netns) is a named namespace: `ip -n` saves nsenter's exec. */
+const NAMED_PATH = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
+
+function runIp(args: readonly string[], netnsGiven: string | undefined, stdin?: string): Promise<Result<string, IpCommandError>> {
+  const netns = netnsGiven === undefined ? undefined : (NAMED_PATH.exec(netnsGiven)?.[1] ?? netnsGiven);
   const full = netns ? ['-n', netns, ...args] : [...args];
   const byPath = netns?.startsWith('/') === true;
   const file = byPath ? 'nsenter' : 'ip';
