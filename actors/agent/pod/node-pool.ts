@@ -101,7 +101,7 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
  * interface name and the namespace it lives in now.
  */
 export function writePortMap(p: PreparedPool): Promise<Result<void, Error>> {
-  return writeJsonAtomic(p.portMapFile, { version: 1, prefix: p.pool.prefix, poolNetns: p.pool.netns ?? null, ports: p.allocator.portMap() });
+  return writeJsonAtomic(p.portMapFile, { version: 1, prefix: p.pool.prefix, poolNetns: p.pool.netns ?? null, ports: p.allocator.portMap() }, { sync: false });
 }
 
 /** The host interface as the manager programs it. */
