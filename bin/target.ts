@@ -5,6 +5,7 @@
  *   target [--listen 127.0.0.1:9559 | unix:/path] [--device-id 1] [--no-pipeline]
  *          [--tls-cert FILE --tls-key FILE --tls-ca FILE]   (mutual TLS; the files are checked first)
  *          [--tls-reload-ms 60000]                          (rotated files are picked up once they pass the same checks)
+ *          [--port-map FILE]                                 (attach the agent's TAPs and forward real frames; root)
  *          [--log-level info]
  *
  * Without --insecure it refuses to start without its certificates.
@@ -19,6 +20,8 @@ import { DEFAULT_P4INFO_PATH } from '../p4/p4info.js';
 import { modelDevice } from '../p4/target/model-program.js';
 import { P4RuntimeServer, type ServerTls } from '../p4/target/server.js';
 import { ReloadingCertificates } from '../p4/target/cert-reload.js';
+import { TapDataplane } from '../p4/target/tap-dataplane.js';
+import { loadTap } from '../p4/target/tap/tap.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     'tls-ca': { type: 'string' },
     /** How often the TLS files are checked for a rotated certificate (0: never). */
     'tls-reload-ms': { type: 'string', default: '60000' },
+    /** The agent's port map: attach its TAPs and forward real frames (as root). */
+    'port-map': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   },
 });
@@ -73,11 +78,22 @@ if (tls && reloadMs > 0) {
   }
   tls = { ...tls, reload: reload.value };
 }
+let dataplane: TapDataplane | undefined;
 const server = new P4RuntimeServer({ devices: [{ id: deviceId, ...modelDevice() }], logger: log });
 if (!values['no-pipeline']) server.load(deviceId, JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')));
 try {
   const port = await server.listen(values.listen, tls);
   log.info({ listen: values.listen, port, device: deviceId, tls: tls ? (tls.ca ? 'mtls' : 'tls') : 'none' }, 'P4Runtime target listening');
+  if (values['port-map']) {
+    const addon = await loadTap();
+    if (!addon.ok) {
+      log.fatal({ err: addon.error.message }, 'cannot load the TAP addon for --port-map');
+      process.exit(1);
+    }
+    dataplane = new TapDataplane({ addon: addon.value, program: () => server.devices.get(deviceId)?.program, portMapFile: values['port-map'], logger: logs.for('ports') });
+    dataplane.start();
+    log.info({ portMap: values['port-map'] }, 'forwarding frames between the TAPs of the port map');
+  }
   // A line a launcher can wait for, whatever the log level.
   console.log(JSON.stringify({ ready: true, port }));
 } catch (e) {
@@ -90,6 +106,7 @@ const stop = (signal: string): void => {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'stopping');
+  dataplane?.close(); // the TAPs stay (persistent); only our descriptors go
   void server.close(1000).then(() => process.exit(0));
 };
 process.on('SIGTERM', () => stop('SIGTERM'));

@@ -132,7 +132,9 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       return p;
     };
     const targetTls = certs ? ['--tls-cert', certs.paths.target(node).cert, '--tls-key', certs.paths.target(node).key, '--tls-ca', certs.paths.p4Ca.cert] : ['--insecure'];
-    const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls]) : undefined;
+    // With a pool, the target forwards real frames between the TAPs of the agent's port map.
+    const portMap = pods ? ['--port-map', join(pods.stateDir, 'portmap.json')] : [];
+    const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls, ...portMap]) : undefined;
     target?.start();
     const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>
       proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')]),

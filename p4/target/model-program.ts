@@ -168,10 +168,31 @@ function inverse(model: Pipeline, type: UpdateType, e: Entity): (() => void) | u
   return () => void model.write({ type: type === 'MODIFY' ? 'MODIFY' : 'INSERT', entity: before });
 }
 
+/** How often tick() lets the model expire idle learned flows (each run visits a bounded number). */
+const AGE_EVERY_MS = 1000;
+
 export class ModelProgram implements TargetProgram {
   private readonly out: OutFrame = { port: 0, length: 0, bytes: new Uint8Array(16384) };
+  private agedAt = 0;
 
   constructor(readonly model: Pipeline) {}
+
+  forward(port: number, frame: Uint8Array): number {
+    return this.model.process(port, frame, frame.length, this.out);
+  }
+
+  forwarded(): Uint8Array {
+    return this.out.bytes.subarray(0, this.out.length);
+  }
+
+  tick(): void {
+    this.model.setTime();
+    const now = this.model.time;
+    if (now - this.agedAt >= AGE_EVERY_MS) {
+      this.agedAt = now;
+      this.model.age(now);
+    }
+  }
 
   process(port: number, frame: Uint8Array): Processed {
     this.model.setTime();

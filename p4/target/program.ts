@@ -44,5 +44,14 @@ export interface TargetProgram {
   readEncoded?(entity: WireEntity, out: ReadChunker): UpdateStatus | undefined;
   /** Runs one frame through the pipeline (for tests and tools; packet I/O comes separately). */
   process(port: number, frame: Uint8Array): Processed;
+  /**
+   * The packet I/O path (optional): forwards one frame without allocating; returns the output
+   * port, or -1 when the pipeline dropped it. The frame to send is `forwarded()`, valid until
+   * the next call.
+   */
+  forward?(port: number, frame: Uint8Array): number;
+  forwarded?(): Uint8Array;
+  /** Stamps what follows with the current time, and every so often expires idle learned flows. */
+  tick?(): void;
   stats(): ProgramStats;
 }
