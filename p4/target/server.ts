@@ -34,6 +34,8 @@ import { applyUpdates, UPDATE_TYPES } from './write-apply.js';
 import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
 import type { P4Info } from '../p4info.js';
 import type { ReloadingCertificates } from './cert-reload.js';
+import { lstat, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 
 export const P4RUNTIME_API_VERSION = '1.4.1';
 
@@ -95,8 +97,14 @@ export class P4RuntimeServer {
     if (!out.ok) throw new Error(`cannot load the pipeline: ${out.message}`);
   }
 
-  /** Listens on host:port (port 0: any free one) or unix:/path; resolves with the bound port. */
-  listen(address: string, tls?: ServerTls): Promise<number> {
+  /**
+   * Listens on host:port (port 0: any free one) or unix:/path; resolves with the bound port. A
+   * Unix socket left behind by a target that was killed is removed first (nothing answers on it);
+   * one that something still answers on is left alone, and the bind then fails.
+   */
+  async listen(address: string, tls?: ServerTls): Promise<number> {
+    const unixPath = /^unix:(?:\/\/)?(\/.+)$/.exec(address)?.[1];
+    if (unixPath) await removeStaleSocket(unixPath);
     const creds = tls?.reload
       ? experimental.createCertificateProviderServerCredentials(tls.reload, tls.reload, tls.ca !== undefined)
       : tls
@@ -274,4 +282,16 @@ function readGeneric(program: TargetProgram, entity: WireEntity, out: ReadChunke
   if (!r.ok) return r.status;
   for (const e of r.entities) out.add(p4Types.Entity.encode(e).finish());
   return undefined;
+}
+
+/** Removes a Unix socket file nobody listens on (a killed process's); keeps a live one. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isSocket()) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+  if (!live) await rm(path, { force: true });
 }

@@ -40,7 +40,7 @@ export interface BootedNode {
   close(): Promise<void>;
 }
 
-export async function bootNode(options: { pool?: number; logLevel?: string } = {}): Promise<BootedNode> {
+export async function bootNode(options: { pool?: number; logLevel?: string; onLog?: (process: string, line: unknown) => void } = {}): Promise<BootedNode> {
   const net = new TestNet();
   const dir = await mkdtemp(join(tmpdir(), 'ioff-e2e-'));
   const children: ChildProcess[] = [];
@@ -62,6 +62,7 @@ export async function bootNode(options: { pool?: number; logLevel?: string } = {
       logLevel: options.logLevel ?? 'warn',
       heartbeatMs: 200,
       podCidr: POD_SUBNET,
+      ...(options.onLog ? { onLog: options.onLog } : {}),
       pods: { prefix: net.prefix, poolNetns: hostNs, gatewayNetns: net.ns('gw') },
     });
     net.adopt(net.ns('gw'));

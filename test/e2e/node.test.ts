@@ -152,4 +152,67 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
       expect(seen[added.ns] ?? 0, JSON.stringify(seen)).to.be.greaterThan(0);
     });
   });
+
+  describe('crashes under traffic', function () {
+    const VIP = '10.96.0.11';
+    let kube: KubeClient;
+    let server: Pod;
+
+    /** Sends a line every 50 ms on one connection for `ms`, checking each echo; prints a JSON summary. */
+    const chatter = (ip: string, port: number, ms: number) =>
+      `const s=require('net').connect(${port},'${ip}');let sent=0,got='',err='';const t0=Date.now();` +
+      `s.on('connect',()=>{const iv=setInterval(()=>{if(Date.now()-t0>${ms}){clearInterval(iv);s.end();return}s.write('m'+(sent++)+'\\n')},50)});` +
+      `s.on('data',(d)=>got+=d);s.on('error',(e)=>err=e.code);` +
+      `s.on('close',()=>{const lines=got.split('\\n').filter(Boolean);console.log(JSON.stringify({sent,echoed:lines.length,err}))});`;
+
+    before(async function () {
+      kube = new KubeClient(node.node.kube!.adminUrl);
+      server = await node.addPod('lived');
+      await listening(node, server, 7001);
+      const svc = await kube.apply(service('lived', VIP, [{ name: 'echo', port: 91, targetPort: 7001 }]));
+      const sl = await kube.apply(slice('lived-1', 'lived', [{ ip: server.ip, node: node.node.node, ready: true }], [{ name: 'echo', port: 7001 }]));
+      if (!svc.ok || !sl.ok) throw new Error('cannot apply the service');
+      for (let attempt = 0; attempt < 40; attempt++) {
+        if ((await node.inPod(a, echoClient(VIP, 91, 'up'))).trim() === 'up') return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error('the long-lived service never answered');
+    });
+
+    it('a long-lived TCP connection through a VIP keeps exchanging data across kill -9 of the manager and of the agent', async function () {
+      const child = node.spawnInPod(a, chatter(VIP, 91, 6000));
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+      await new Promise((r) => setTimeout(r, 1000));
+      node.node.manager.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      node.node.agent.kill('SIGKILL');
+      await closed;
+      const summary = JSON.parse(out.trim()) as { sent: number; echoed: number; err: string };
+      expect(summary.err, out).to.equal('');
+      expect(summary.sent).to.be.greaterThan(80);
+      expect(summary.echoed, out).to.equal(summary.sent);
+    });
+
+    it('kill -9 of the target: it re-attaches the pods\' TAPs inside their namespaces, the manager reprograms it, traffic flows again', async function () {
+      const admin = () => new TargetAdminClient(node.node.targetAddress!);
+      const oldPid = node.node.target!.pid;
+      node.node.target!.kill('SIGKILL');
+      let reply = '';
+      for (let attempt = 0; attempt < 60; attempt++) {
+        await new Promise((r) => setTimeout(r, 250));
+        if (node.node.target!.pid === oldPid) continue;
+        reply = (await node.inPod(a, echoClient(b.ip, 7000, 'after-restart', 1000))).trim();
+        if (reply === 'after-restart') break;
+      }
+      expect(reply, await portMapText(node.node)).to.equal('after-restart');
+      const client = admin();
+      const stats = await client.stats();
+      client.close();
+      expect(Number(stats.tableEntries), 'the manager reprogrammed the empty pipeline').to.be.greaterThan(0);
+      // The pods' interfaces survived: each is still in its namespace under eth0.
+      for (const p of [a, b, server]) expect(await node.inPod(p, `console.log(Object.keys(require('os').networkInterfaces()).join(','))`)).to.contain('eth0');
+    });
+  });
 });
