@@ -1,5 +1,6 @@
 /** The target's Unix socket after a crash: a stale file is replaced, a live one is never stolen. */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,11 +18,11 @@ describe('target Unix socket', function () {
 
   it('binds over a socket file left by a killed process', async function () {
     const path = join(dir, 'p4rt.sock');
-    // A listener that goes away without unlinking its socket, as after kill -9.
-    const old = createServer();
-    await new Promise<void>((r) => old.listen(path, () => r()));
-    const handle = (old as unknown as { _handle: { close(): void } })._handle;
-    handle.close(); // closes the fd, leaves the file
+    // A process listening on the path, then kill -9: its socket file stays behind.
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)},()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    child.kill('SIGKILL');
+    await new Promise<void>((r) => child.once('exit', () => r()));
     expect((await lstat(path)).isSocket(), 'the stale socket file is there').to.equal(true);
     const server = target();
     await server.listen(`unix://${path}`);
