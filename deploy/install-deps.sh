@@ -19,6 +19,8 @@ command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 [ -x /usr/lib/cni/host-local ] || need_pkgs+=(containernetworking-plugins)
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)   # the TAP addon (p4/target/tap)
+command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)    # end-to-end proofs inside pods
+command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     die "missing Debian packages: ${need_pkgs[*]}. Run as root, or: sudo apt-get install -y ${need_pkgs[*]}"

@@ -55,6 +55,16 @@ export interface LocalNodeOptions {
    * namespace (created by the agent). Namespaces of the caller's own: never the root one.
    */
   readonly pods?: { readonly prefix: string; readonly poolNetns: string; readonly gatewayNetns: string; readonly addTimeoutMs?: number };
+  /**
+   * Split mode on one machine (the demo): NATS listens on this address (default 127.0.0.1), the
+   * target on TCP `targetListen` instead of a Unix socket, and the managers run inside the
+   * named namespace `managerNetns`, reaching both only through a veth to this address.
+   */
+  readonly natsHost?: string;
+  readonly targetListen?: string;
+  readonly managerNetns?: string;
+  /** Keep certificates here across runs (generated when missing, renewed when due); default the run dir. */
+  readonly certsDir?: string;
   readonly onLog?: (process: string, line: LogLine | string) => void;
   readonly onExit?: (process: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -89,8 +99,19 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
   try {
     const natsDir = join(dir, 'nats');
     await mkdir(natsDir);
-    const certs = options.tls === false ? undefined : await generateDeployment({ outDir: join(dir, 'certs'), nodes: [node], days: 2 });
-    nats = await startNatsServer({ dir: natsDir, ...(certs ? { extraConfig: await readFile(certs.paths.natsConfig, 'utf8') } : {}) });
+    const natsHost = options.natsHost ?? '127.0.0.1';
+    const targetHost = options.targetListen?.replace(/:\d+$/, '');
+    const certs =
+      options.tls === false
+        ? undefined
+        : await generateDeployment({
+            outDir: options.certsDir ?? join(dir, 'certs'),
+            nodes: [node],
+            days: options.certsDir ? 30 : 2,
+            natsSans: ['localhost', '127.0.0.1', '::1', ...(natsHost !== '127.0.0.1' ? [natsHost] : [])],
+            ...(targetHost ? { targetSans: ['localhost', '127.0.0.1', targetHost] } : {}),
+          });
+    nats = await startNatsServer({ dir: natsDir, host: natsHost, ...(certs ? { extraConfig: await readFile(certs.paths.natsConfig, 'utf8') } : {}) });
     const credentials = (identity: Identity): BusCredentials | undefined => {
       if (!certs) return undefined;
       const pair = certs.paths.identity(identity);
@@ -98,7 +119,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     };
     const natsFor = (identity: Identity): Record<string, unknown> => ({ servers: [nats!.url], ...(credentials(identity) ?? { insecure: true }) });
     const withTarget = options.target ?? true;
-    const targetAddress = withTarget ? `unix://${join(dir, 'p4rt.sock')}` : undefined;
+    const targetAddress = withTarget ? (options.targetListen ?? `unix://${join(dir, 'p4rt.sock')}`) : undefined;
     const common = {
       node: { name: node, ip: options.nodeIp ?? '192.0.2.10', podCidr: options.podCidr ?? '10.244.0.0/24' },
       heartbeat: { intervalMs: options.heartbeatMs ?? 1000, missedBeats: 3 },
@@ -119,11 +140,12 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     const agentConfig = { ...common, nats: natsFor({ kind: 'agent', node }), ...(kube ? { kube: { server: kube.url } } : {}), ...(pods ? { pods } : {}) };
     await writeFile(join(dir, 'agent.yaml'), stringify(agentConfig), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
-    const proc = (name: string, bin: string, args: string[]): ManagedProcess => {
+    const proc = (name: string, bin: string, args: string[], netns?: string): ManagedProcess => {
       const p = new ManagedProcess({
         name,
         bin,
         args,
+        ...(netns ? { netns } : {}),
         ...(options.onLog ? { onLog: options.onLog } : {}),
         ...(options.onExit ? { onExit: options.onExit } : {}),
         ...(restartAfterMs !== undefined ? { restartAfterMs } : {}),
@@ -137,7 +159,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls, ...portMap]) : undefined;
     target?.start();
     const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>
-      proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')]),
+      proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')], options.managerNetns),
     );
     const agent = proc('agent', 'agent', ['--config', join(dir, 'agent.yaml')]);
     for (const m of managers) m.start();

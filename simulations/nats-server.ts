@@ -27,6 +27,8 @@ export interface NatsServerOptions {
   readonly onLog?: (line: string) => void;
   /** Fixed port to listen on (e.g. to restart a server on the port it had); default random. */
   readonly port?: number;
+  /** The address to listen on (default 127.0.0.1); the URL names it too. */
+  readonly host?: string;
 }
 
 export interface NatsServer {
@@ -50,7 +52,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'infra-nats-')));
   const config = [
-    'listen: "127.0.0.1:' + String(options.port ?? -1) + '"',
+    `listen: "${options.host ?? '127.0.0.1'}:${String(options.port ?? -1)}"`,
     `ports_file_dir: "${dir}"`,
     'max_payload: 1048576',
     options.jetstream === false ? '' : `jetstream { store_dir: "${join(dir, 'js')}" }`,
@@ -87,7 +89,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
   try {
     const port = await Promise.race([waitForPort(dir, child, options.startTimeoutMs ?? 10_000), spawnError]);
-    return { url: `nats://127.0.0.1:${port}`, port, pid: child.pid ?? -1, dir, stop };
+    return { url: `nats://${options.host ?? '127.0.0.1'}:${port}`, port, pid: child.pid ?? -1, dir, stop };
   } catch (e) {
     await stop(100);
     throw e;

@@ -40,6 +40,8 @@ export interface ManagedProcessOptions {
   /** Restart after an unexpected exit, after this many ms (systemd's Restart=always). */
   readonly restartAfterMs?: number;
   readonly onExit?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** Run inside this named network namespace (`ip netns exec` execs in place: the PID stays ours). */
+  readonly netns?: string;
 }
 
 /** One of our processes, restarted when it dies unexpectedly (if asked), stopped by PID. */
@@ -66,7 +68,10 @@ export class ManagedProcess {
 
   start(): void {
     const { command, args } = binCommand(this.options.bin);
-    const child = spawn(command, [...args, ...this.options.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...args, ...this.options.args];
+    const child = this.options.netns
+      ? spawn('ip', ['netns', 'exec', this.options.netns, command, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.starts++;
     const forward = (stream: NodeJS.ReadableStream | null): void => {

@@ -37,6 +37,8 @@ export interface BootedNode {
   inPod(pod: Pod, script: string, timeoutMs?: number): Promise<string>;
   /** Starts a long-running Node.js script in a pod (killed by close()). */
   spawnInPod(pod: Pod, script: string): ChildProcess;
+  /** Starts a long-running command in a pod (killed by close()). */
+  spawnCommandInPod(pod: Pod, argv: readonly string[]): ChildProcess;
   close(): Promise<void>;
 }
 
@@ -106,7 +108,11 @@ export async function bootNode(options: { pool?: number; logLevel?: string; onLo
         return stdout;
       },
       spawnInPod(pod, script) {
-        const child = spawn('ip', ['netns', 'exec', pod.ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        return booted.spawnCommandInPod(pod, [process.execPath, '-e', script]);
+      },
+      spawnCommandInPod(pod, argv) {
+        // `ip netns exec` execs in place: the PID is the command's own, so close() kills it.
+        const child = spawn('ip', ['netns', 'exec', pod.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(child);
         return child;
       },

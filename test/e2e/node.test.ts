@@ -3,40 +3,16 @@
  * frames forwarded by the software target through the P4 pipeline the manager programmed.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { TargetAdminClient } from '../../p4/target/admin.js';
 import { KubeClient } from '../../simulations/kube/client.js';
 import type { KubeObject } from '../../simulations/kube/store.js';
 import { service, slice } from '../kube/support.js';
+import { chatter, echoClient, echoServer, fanOut, nameServer, udpAsk } from '../../simulations/demo/workloads.js';
 import { bootNode, portMapText, type BootedNode, type Pod } from './node-fixture.js';
 
-/** A TCP echo server on `port` in the pod: prints "listening" once bound. */
-const echoServer = (port: number) =>
-  `require('net').createServer((s)=>s.pipe(s)).listen(${port},'0.0.0.0',()=>console.log('listening'))`;
-
-/** A TCP server that answers every connection with `name` and closes; a UDP one that answers every datagram with it. */
-const nameServer = (name: string, tcp: number, udp: number) =>
-  `require('net').createServer((s)=>s.end('${name}')).listen(${tcp},'0.0.0.0',()=>{` +
-  `const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>u.send('${name}:'+m,r.port,r.address));` +
-  `u.bind(${udp},'0.0.0.0',()=>console.log('listening'))})`;
-
-/** `n` TCP connections to ip:port from a pod, `parallel` at a time; prints one JSON object: names by count. */
-const fanOut = (ip: string, port: number, n: number, parallel = 10) =>
-  `const net=require('net');const seen={};let left=${n},running=0;` +
-  `function one(){if(left===0){if(running===0){console.log(JSON.stringify(seen));process.exit(0)}return}left--;running++;` +
-  `const s=net.connect(${port},'${ip}');let got='';s.on('data',(d)=>got+=d);` +
-  `const done=(k)=>{seen[k]=(seen[k]||0)+1;running--;one()};s.on('end',()=>done(got||'EMPTY'));s.on('error',(e)=>done('ERR '+e.code));s.setTimeout(3000,()=>{s.destroy();done('TIMEOUT')})}` +
-  `for(let i=0;i<${parallel};i++)one();`;
-
-/** One UDP request from a pod; prints the reply or TIMEOUT. */
-const udpAsk = (ip: string, port: number, text: string) =>
-  `const u=require('dgram').createSocket('udp4');u.on('message',(m)=>{console.log(String(m));process.exit(0)});` +
-  `u.send('${text}',${port},'${ip}');setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},2000)`;
-
-/** Connects from a pod, sends `text`, prints what comes back (or the error code). */
-const echoClient = (ip: string, port: number, text: string, timeoutMs = 3000) =>
-  `const s=require('net').connect(${port},'${ip}',()=>s.write('${text}'));let got='';` +
-  `s.on('data',(d)=>{got+=d;if(got.length>=${text.length}){console.log(got);process.exit(0)}});` +
-  `s.on('error',(e)=>{console.log('ERR '+e.code);process.exit(0)});setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},${timeoutMs})`;
+const run = promisify(execFile);
 
 async function listening(node: BootedNode, pod: Pod, port: number, script = echoServer(port)): Promise<void> {
   const server = node.spawnInPod(pod, script);
@@ -84,6 +60,11 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
     expect(after - before, 'frames through the pipeline').to.be.at.least(8);
   });
 
+  it('ping pod → pod (ICMP through the pipeline)', async function () {
+    const { stdout } = await run('ip', ['netns', 'exec', a.ns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', b.ip], { timeout: 10_000 }).catch((e: { stdout: string }) => e);
+    expect(stdout).to.match(/ 0% packet loss/);
+  });
+
   describe('ClusterIP services', function () {
     const VIP = '10.96.0.10';
     const TCP_PORT = 80;
@@ -116,7 +97,7 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
     it('100 TCP connections to the VIP reach every endpoint', async function () {
       let seen: Record<string, number> = {};
       for (let attempt = 0; attempt < 30; attempt++) {
-        seen = JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 100), 30_000)) as Record<string, number>;
+        seen = (JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 100), 30_000)) as { seen: Record<string, number> }).seen;
         if (endpoints.every((p) => (seen[p.ns] ?? 0) > 0)) break;
         await new Promise((r) => setTimeout(r, 300)); // the service may still be on its way to the target
       }
@@ -129,12 +110,30 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
       expect(endpoints.map((p) => `${p.ns}:q1`)).to.include(reply);
     });
 
+    it('iperf3 from one pod through a VIP to an iperf3 server pod (-t 2) moves data', async function () {
+      const server = await node.addPod('iperf');
+      node.spawnCommandInPod(server, ['iperf3', '-s', '-p', '5201']);
+      await apply(service('iperf', '10.96.0.20', [{ name: 'iperf', port: 5201, targetPort: 5201 }]));
+      await apply(slice('iperf-1', 'iperf', [{ ip: server.ip, node: node.node.node, ready: true }], [{ name: 'iperf', port: 5201 }]));
+      let bps = 0;
+      for (let attempt = 0; attempt < 20 && bps === 0; attempt++) {
+        const r = await run('ip', ['netns', 'exec', a.ns, 'iperf3', '-c', '10.96.0.20', '-p', '5201', '-t', '2', '-J'], { timeout: 20_000 }).catch((e: { stdout: string }) => e);
+        try {
+          bps = (JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } }).end?.sum_received?.bits_per_second ?? 0;
+        } catch {
+          bps = 0;
+        }
+        if (bps === 0) await new Promise((res) => setTimeout(res, 300));
+      }
+      expect(bps, 'bits per second through the VIP').to.be.greaterThan(0);
+    });
+
     it('a removed endpoint gets no new connections; an added one starts receiving them', async function () {
       const [kept1, kept2, removed] = endpoints as [Pod, Pod, Pod];
       await setEndpoints([kept1, kept2]);
       let seen: Record<string, number> = {};
       for (let attempt = 0; attempt < 30; attempt++) {
-        seen = JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 60), 30_000)) as Record<string, number>;
+        seen = (JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 60), 30_000)) as { seen: Record<string, number> }).seen;
         if (!(removed.ns in seen)) break;
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -145,7 +144,7 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
       await listening(node, added, 8080, nameServer(added.ns, 8080, 5353));
       await setEndpoints([kept1, kept2, added]);
       for (let attempt = 0; attempt < 30; attempt++) {
-        seen = JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 60), 30_000)) as Record<string, number>;
+        seen = (JSON.parse(await node.inPod(a, fanOut(VIP, TCP_PORT, 60), 30_000)) as { seen: Record<string, number> }).seen;
         if ((seen[added.ns] ?? 0) > 0) break;
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -157,13 +156,6 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
     const VIP = '10.96.0.11';
     let kube: KubeClient;
     let server: Pod;
-
-    /** Sends a line every 50 ms on one connection for `ms`, checking each echo; prints a JSON summary. */
-    const chatter = (ip: string, port: number, ms: number) =>
-      `const s=require('net').connect(${port},'${ip}');let sent=0,got='',err='';const t0=Date.now();` +
-      `s.on('connect',()=>{const iv=setInterval(()=>{if(Date.now()-t0>${ms}){clearInterval(iv);s.end();return}s.write('m'+(sent++)+'\\n')},50)});` +
-      `s.on('data',(d)=>got+=d);s.on('error',(e)=>err=e.code);` +
-      `s.on('close',()=>{const lines=got.split('\\n').filter(Boolean);console.log(JSON.stringify({sent,echoed:lines.length,err}))});`;
 
     before(async function () {
       kube = new KubeClient(node.node.kube!.adminUrl);
