@@ -61,7 +61,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const configFile = join(dir, 'nats.conf');
   await writeFile(configFile, config + '\n', { mode: 0o600 });
 
-  const child = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C stops the launcher, which stops the server last.
+  const child = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   installExitHook();
   running.add(child);
   const log = options.onLog;

@@ -38,7 +38,7 @@ export async function startStandin(options: StandinProcessOptions = {}): Promise
   const child = spawn(
     command,
     [...args, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', options.logLevel ?? 'warn', ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true }, // its own process group: Ctrl-C goes to the launcher
   );
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
