@@ -152,6 +152,46 @@ describe('end to end: pods on real TAPs through the pipeline', function () {
     });
   });
 
+  describe('learned connections', function () {
+    const VIP = '10.96.0.12';
+    /** Says its name on a new connection, then echoes. */
+    const stickyServer = (name: string) => `require('net').createServer((s)=>{s.write('${name}\\n');s.pipe(s)}).listen(7002,'0.0.0.0',()=>console.log('listening'))`;
+    /** Connects, prints the server's name, then sends every 100 ms and prints each echo's time, for `ms`. */
+    const stickyClient = (ms: number) =>
+      `const s=require('net').connect(92,'${VIP}');let first=true;const t0=Date.now();` +
+      `s.on('data',(d)=>{if(first){first=false;console.log('NAME '+String(d).trim());const iv=setInterval(()=>{if(Date.now()-t0>${ms}){clearInterval(iv);s.destroy();process.exit(0)}s.write('x')},100);return}console.log('ECHO '+Date.now())});` +
+      `s.on('error',(e)=>{console.log('ERR '+e.code+' '+Date.now());process.exit(0)});`;
+
+    it('removing an endpoint drops its learned connections: an open connection to it is no longer served', async function () {
+      const kube = new KubeClient(node.node.kube!.adminUrl);
+      const pods = [await node.addPod('s1'), await node.addPod('s2')];
+      for (const p of pods) await listening(node, p, 7002, stickyServer(p.ns));
+      const sl = (members: Pod[]) => slice('sticky-1', 'sticky', members.map((p) => ({ ip: p.ip, node: node.node.node, ready: true })), [{ name: 'x', port: 7002 }]);
+      expect((await kube.apply(service('sticky', VIP, [{ name: 'x', port: 92, targetPort: 7002 }]))).ok).to.equal(true);
+      expect((await kube.apply(sl(pods))).ok).to.equal(true);
+      for (let attempt = 0; attempt < 40; attempt++) {
+        if ((await node.inPod(a, `const s=require('net').connect(92,'${VIP}');s.on('data',()=>{console.log('up');process.exit(0)});s.on('error',()=>process.exit(0));setTimeout(()=>process.exit(0),500)`)).includes('up')) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const client = node.spawnInPod(a, stickyClient(5000));
+      let out = '';
+      client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const closed = new Promise<void>((r) => client.on('close', () => r()));
+      await new Promise((r) => setTimeout(r, 1500));
+      const reached = /NAME (\S+)/.exec(out)?.[1];
+      const victim = pods.find((p) => p.ns === reached);
+      expect(victim, out).to.not.equal(undefined);
+      const removedAt = Date.now();
+      expect((await kube.apply(sl(pods.filter((p) => p !== victim)))).ok).to.equal(true);
+      await closed;
+      const echoes = [...out.matchAll(/ECHO (\d+)/g)].map((m) => Number(m[1]));
+      expect(echoes.filter((t) => t < removedAt).length, out).to.be.greaterThan(5);
+      // Once the removal has landed (well within 1.5 s), the connection's packets no longer reach
+      // the victim: nothing echoes, and the connection is reset or goes silent.
+      expect(echoes.filter((t) => t > removedAt + 1500), out).to.deep.equal([]);
+    });
+  });
+
   describe('crashes under traffic', function () {
     const VIP = '10.96.0.11';
     let kube: KubeClient;
