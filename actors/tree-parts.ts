@@ -46,11 +46,15 @@ export interface ProcessTreeParts {
   readonly routes: () => Route<any, any>[];
   /** Called after every change the intent store accepts. */
   readonly onIntentChange?: () => void;
+  /** The role's own operator views, served beside `state` and `tree` on ctl.<role>.*. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly ctlRoutes?: () => Route<any, any>[];
 }
 
 export function processTree(deps: TreeDeps, parts: ProcessTreeParts): Supervisor {
   const { config, logs } = deps;
-  return new Supervisor({
+  parts.refs.startedAtMs ??= deps.clock.now();
+  return (parts.refs.root = new Supervisor({
     id: parts.role,
     strategy: 'rest_for_one',
     intensity: 5,
@@ -60,7 +64,7 @@ export function processTree(deps: TreeDeps, parts: ProcessTreeParts): Supervisor
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
     children: [busChild(parts.refs, config, `${parts.role}-${config.node.name}`, logs), ...processChildren(deps, parts)],
-  });
+  }));
 }
 
 /** Everything after the bus: intent → peer → heartbeat → server → ctl. */
@@ -89,7 +93,10 @@ export function processChildren(deps: TreeDeps, parts: ProcessTreeParts): ChildS
         }),
     },
     servingChild('server', refs, prefix(node, role), parts.routes),
-    servingChild('ctl', refs, ctlPrefix(node, role), () => ctlRoutes({ node, role, instanceId, clock, refs, askTimeoutMs: config.nats.timeoutMs })),
+    servingChild('ctl', refs, ctlPrefix(node, role), () => [
+      ...ctlRoutes({ node, role, instanceId, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
+      ...(parts.ctlRoutes?.() ?? []),
+    ]),
   ];
 }
 

@@ -56,6 +56,13 @@ export interface BusOptions {
   readonly timeoutMs?: number;
   /** Ms between reconnect attempts. */
   readonly reconnectWaitMs?: number;
+  /**
+   * false: one attempt at connecting, within `connectTimeoutMs`, and no reconnecting — for
+   * tools such as offloadctl, which must fail rather than wait for a server that is not there.
+   * Processes keep the default: reconnect forever.
+   */
+  readonly reconnect?: boolean;
+  readonly connectTimeoutMs?: number;
 }
 
 export interface RequestOptions {
@@ -123,9 +130,10 @@ export class Bus {
     const connOptions: NodeConnectionOptions = {
       servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
       name: options.name,
-      maxReconnectAttempts: -1,
+      maxReconnectAttempts: options.reconnect === false ? 0 : -1,
       reconnectTimeWait: options.reconnectWaitMs ?? 250,
-      waitOnFirstConnect: true,
+      waitOnFirstConnect: options.reconnect !== false,
+      ...(options.reconnect === false ? { reconnect: false, timeout: options.connectTimeoutMs ?? 5000 } : {}),
       noAsyncTraces: true,
       ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
       ...(options.tls

@@ -7,6 +7,28 @@
  */
 import type { Method } from '../messages/method.js';
 import {
+  leadershipReplyCodec,
+  leadershipRequestCodec,
+  podsReplyCodec,
+  podsRequestCodec,
+  servicesReplyCodec,
+  servicesRequestCodec,
+  tablesReplyCodec,
+  tablesRequestCodec,
+  treeReplyCodec,
+  treeRequestCodec,
+  type LeadershipReply,
+  type LeadershipRequest,
+  type PodsReply,
+  type PodsRequest,
+  type ServicesReply,
+  type ServicesRequest,
+  type TablesReply,
+  type TablesRequest,
+  type TreeReply,
+  type TreeRequest,
+} from './ctl.js';
+import {
   changeReplyCodec,
   hostSetupCodec,
   podAddCodec,
@@ -54,10 +76,24 @@ export const agentMethods = {
   sync: { op: 'sync', request: syncRequestCodec, response: fullStateCodec } as Method<SyncRequest, FullState>,
 } as const;
 
-/** Served by both under infra.v1.<node>.ctl.<role>.<op> for operators. */
+/**
+ * Served under infra.v1.<node>.ctl.<role>.<op> for operators (offloadctl); every one only reads.
+ * Both roles: state, tree, pods. The manager only: tables, services, leadership.
+ */
 export const ctlMethods = {
   state: { op: 'state', request: stateRequestCodec, response: stateSummaryCodec } as Method<StateRequest, StateSummary>,
+  tree: { op: 'tree', request: treeRequestCodec, response: treeReplyCodec } as Method<TreeRequest, TreeReply>,
+  pods: { op: 'pods', request: podsRequestCodec, response: podsReplyCodec } as Method<PodsRequest, PodsReply>,
+  tables: { op: 'tables', request: tablesRequestCodec, response: tablesReplyCodec } as Method<TablesRequest, TablesReply>,
+  services: { op: 'services', request: servicesRequestCodec, response: servicesReplyCodec } as Method<ServicesRequest, ServicesReply>,
+  leadership: { op: 'leadership', request: leadershipRequestCodec, response: leadershipReplyCodec } as Method<
+    LeadershipRequest,
+    LeadershipReply
+  >,
 } as const;
+
+/** The names of the operator's read-only operations (NATS permissions grant exactly these). */
+export const CTL_READ_OPS: readonly string[] = Object.values(ctlMethods).map((m) => m.op);
 
 /** Published on infra.v1.<node>.events.<kind>. */
 export const eventCodecs = {

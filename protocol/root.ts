@@ -7,6 +7,7 @@ export const protoRoot = loadProtoRoot([
   'infra/v1/node.proto',
   'infra/v1/intent.proto',
   'infra/v1/sync.proto',
+  'infra/v1/ctl.proto',
 ]);
 
 export function wireType(name: string): protobuf.Type {

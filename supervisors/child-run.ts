@@ -8,7 +8,7 @@ import { toError } from '../core/result.js';
 import type { NormalizedChildSpec, Shutdown } from './child-spec.js';
 import { InvalidStartableError, MaxRestartIntensityError, StartFailedError } from './errors.js';
 import type { ExitKind, SupervisorEventListener } from './events.js';
-import type { ChildInfo } from './inspect.js';
+import type { ChildInfo, Strategy } from './inspect.js';
 
 /**
  * Sent to a child with `trapShutdown: true` before it is stopped. Handle it by cleaning up and
@@ -47,7 +47,7 @@ export interface SupervisorLike {
   start(): Promise<{ ok: true } | { ok: false; reason: string; childId?: string; error?: Error }>;
   stop(): Promise<unknown>;
   onEvent(listener: SupervisorEventListener): () => void;
-  inspect(): { children: ChildInfo[] };
+  inspect(): { strategy: Strategy; children: ChildInfo[] };
 }
 
 /** Marks Supervisor instances without an import cycle or a fragile `instanceof`. */
@@ -132,8 +132,11 @@ export class ChildRun {
     return snapshot?.value;
   }
 
-  nestedChildren(): ChildInfo[] | undefined {
-    return this.target.kind === 'supervisor' ? this.target.sup.inspect().children : undefined;
+  /** A supervisor child's own strategy and children (undefined for an actor). */
+  nested(): { strategy: Strategy; children: ChildInfo[] } | undefined {
+    if (this.target.kind !== 'supervisor') return undefined;
+    const tree = this.target.sup.inspect();
+    return { strategy: tree.strategy, children: tree.children };
   }
 
   private startActor(actor: ActorLike): RunStart {

@@ -176,7 +176,7 @@ export class ChildTable {
 
 function childInfo(record: ChildRecord): ChildInfo {
   const stateValue = record.run?.stateValue();
-  const nested = record.run?.nestedChildren();
+  const nested = record.run?.nested();
   return {
     id: record.spec.id,
     type: record.spec.type,
@@ -186,6 +186,6 @@ function childInfo(record: ChildRecord): ChildInfo {
     restarts: record.restarts,
     ...(record.lastError ? { lastError: record.lastError } : {}),
     dynamic: record.dynamic,
-    ...(nested ? { children: nested } : {}),
+    ...(nested ? { strategy: nested.strategy, children: nested.children } : {}),
   };
 }

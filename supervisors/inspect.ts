@@ -27,6 +27,8 @@ export interface ChildInfo {
   readonly lastError?: LastError;
   /** Added with startChild (or from a simple_one_for_one template). */
   readonly dynamic: boolean;
+  /** A running supervisor child's strategy. */
+  readonly strategy?: Strategy;
   /** A supervisor child's own children. */
   readonly children?: ChildInfo[];
 }

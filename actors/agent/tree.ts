@@ -28,6 +28,7 @@ import { intentPort, managerPort } from './kube-ports.js';
 import { KubeStatus, kubeWatchersLogic } from './kube-watchers.js';
 import { managerLinkLogic, type ManagerLinkRef } from './manager-link.js';
 import { podChildren, type PodRefs } from './pod-children.js';
+import { agentCtlRoutes } from './ctl-views.js';
 import { agentRoutes } from './routes.js';
 
 export type AgentTreeRefs = ProcessRefs & BusRef & PodRefs & { link?: ManagerLinkRef; kube?: KubeStatus };
@@ -41,8 +42,8 @@ export interface AgentTree {
 export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
-  const refs: AgentTreeRefs = { served: [] };
   const startedAtMs = clock.now();
+  const refs: AgentTreeRefs = { served: [], startedAtMs };
 
   const sayHello = fromPromise<HelloReply, void>(async () => {
     const r = await requireBus(refs).request(subjects.manager(node, managerMethods.hello.op), managerMethods.hello, {
@@ -77,6 +78,7 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
     peer: link,
     onPeerHeartbeat: (heartbeat) => refs.link?.send({ type: 'manager.heartbeat', heartbeat }),
     routes: () => agentRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
+    ctlRoutes: () => agentCtlRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
   });
   const kube = kubeChild(deps, refs);
   if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
@@ -96,6 +98,7 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
     children: [busChild(refs, config, `agent-${node}`, logs), ...children],
   });
+  refs.root = supervisor;
   return { supervisor, refs };
 }
 

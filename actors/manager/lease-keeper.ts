@@ -29,7 +29,21 @@ export interface LeaseKeeperInput {
   readonly ttlMs: number;
   readonly logger: Logger;
   readonly onChange: (leading: boolean, epoch: number) => void;
+  /** Told after every check what the keeper knows of the lease (the operator's view). */
+  readonly onView?: (status: LeaseStatus) => void;
   readonly bucket?: string;
+}
+
+/** What the keeper last saw of the lease. */
+export interface LeaseStatus {
+  readonly leading: boolean;
+  readonly epoch: number;
+  /** The instance id the key names ('' when the key is absent or unreadable). */
+  readonly holder: string;
+  /** The key's revision as last seen. */
+  readonly revision: number;
+  /** When (own clock) this manager last renewed or took the lease; -Infinity if never. */
+  readonly renewedAtMs: number;
 }
 
 /** Opens (creating if needed) the lease bucket: one value per key, in memory on the server is not enough — file storage. */
@@ -45,6 +59,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
   let timer: TimerHandle | undefined;
   let stopped = false;
   let reported = false;
+  let holder = '';
 
   const report = (): void => {
     if (view.leading === reported) return;
@@ -63,6 +78,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     kv ??= await openLeaseBucket(input.bus, input.bucket);
     const now = clock.now();
     const seen = await observe(kv);
+    holder = seen.present ? (seen.record?.holder ?? '') : '';
     const { step, view: next } = decideLease(input.me, view, seen, now, input.ttlMs);
     view = next;
     if (step.op === 'wait') return;
@@ -70,6 +86,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
       const bytes = encodeLeaseRecord(step.record);
       const revision = step.op === 'create' ? await kv.create(key, bytes) : await kv.update(key, bytes, step.revision);
       view = afterStep(view, step, { ok: true, revision }, now);
+      holder = step.record.holder;
     } catch (e) {
       // Someone else wrote first (CAS), or the KV is unreachable: not the leader this round.
       logger.debug({ err: e, op: step.op }, 'lease write refused');
@@ -88,6 +105,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
       .finally(() => {
         if (stopped) return;
         report();
+        input.onView?.({ leading: view.leading, epoch: view.epoch, holder, revision: view.lastRevision, renewedAtMs: view.lastRenewedAtMs });
         timer = clock.setTimeout(loop, input.heartbeatMs);
       });
   };

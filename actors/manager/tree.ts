@@ -34,8 +34,10 @@ import type { IntentStoreRef } from '../intent/intent-store.js';
 import type { ManagerConfig } from '../process-config.js';
 import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
 import { agentRegistryLogic } from './agent-registry.js';
+import { managerCtlRoutes } from './ctl-routes.js';
+import type { LastSync } from './ctl-views.js';
 import { flowRetirer } from './flows.js';
-import { leaseKeeperLogic } from './lease-keeper.js';
+import { leaseKeeperLogic, type LeaseStatus } from './lease-keeper.js';
 import { managerRoutes, type ManagerRefs } from './routes.js';
 import { sessionLogic, type SessionRef } from './session/session.js';
 
@@ -47,6 +49,10 @@ export type ManagerTreeRefs = ManagerRefs &
     leadership?: Supervisor;
     /** The leader's durable intent store (also in `intent`, typed for the shared routes). */
     store?: DurableStoreRef;
+    /** What the lease keeper last saw (the operator's leadership view). */
+    lease?: LeaseStatus;
+    /** The session's last successful reconcile or sync. */
+    lastSync?: LastSync;
   };
 
 export interface ManagerTree {
@@ -58,7 +64,7 @@ export interface ManagerTree {
 export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
   const { config, logs, clock } = deps;
   const node = config.node.name;
-  const refs: ManagerTreeRefs = { served: [] };
+  const refs: ManagerTreeRefs = { served: [], startedAtMs: clock.now() };
   const log = logs.for('leadership');
 
   const leaderSpec = (epoch: number): ChildSpec => ({
@@ -114,6 +120,7 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
               bucket: config.leadership.bucket,
               logger: logs.for('lease'),
               onChange: onLease,
+              onView: (status) => (refs.lease = status),
             },
           }),
       },
@@ -135,6 +142,7 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
       },
     ],
   });
+  refs.root = supervisor;
   return { supervisor, refs };
 }
 
@@ -197,9 +205,13 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
     },
     onPeerHeartbeat: (heartbeat) => refs.registry?.send({ type: 'agent.heartbeat', heartbeat }),
     routes: () => managerRoutes({ node, instanceId, clock, refs, askTimeoutMs }),
+    ctlRoutes: () => managerCtlRoutes({ node, instanceId, clock, info: P4INFO, refs, readTimeoutMs: Math.max(askTimeoutMs, CTL_READ_TIMEOUT_MS) }),
   }).map((c) => (c.id === 'intent' ? store : c));
   return config.p4 ? [...children, sessionChild(deps, refs, epoch, config.p4)] : children;
 }
+
+/** Least time the operator's `tables` gives the device to answer its read. */
+const CTL_READ_TIMEOUT_MS = 8000;
 
 const P4INFO_JSON = JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')) as unknown;
 const P4INFO = loadP4Info();
@@ -253,7 +265,8 @@ function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoc
           random: deps.random,
           logger: deps.logs.for('session'),
           // What is in the data plane now: every change answered with a revision ≤ `planned`.
-          onSynced: () => {
+          onSynced: (counts, kind) => {
+            refs.lastSync = { kind, counts, atMs: deps.clock.now() };
             if (refs.bus) refs.bus.publish(subjects.events(node, 'programmed'), changeReplyCodec, { revision: planned, changed: true });
           },
         },

@@ -28,8 +28,11 @@ import { inboxPrefix, subjectDn, type Identity } from '../certs/identities.js';
 
 /** The manager's lease bucket (actors/manager/lease-keeper.ts LEASE_BUCKET). */
 export const DEFAULT_LEASE_BUCKET = 'infra_leases';
-/** Operator queries that only read (protocol/methods.ts ctlMethods). */
-export const DEFAULT_OPERATOR_OPS: readonly string[] = ['state'];
+/**
+ * Operator queries that only read: every op of protocol/methods.ts ctlMethods (a test keeps the
+ * two lists equal; spelled out here so the certificate tooling loads no protocol definitions).
+ */
+export const DEFAULT_OPERATOR_OPS: readonly string[] = ['state', 'tree', 'pods', 'tables', 'services', 'leadership'];
 
 export interface Permissions {
   readonly publish: readonly string[];

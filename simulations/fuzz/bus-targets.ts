@@ -1,7 +1,7 @@
 /**
- * What the bus fuzzer aims at: every subject the manager and the agent serve, each with the
- * protobuf type it expects and valid requests to mutate, plus a baseline intent that makes the
- * valid requests idempotent (re-sending them must change nothing).
+ * What the bus fuzzer aims at: every subject the manager and the agent serve (the operator's
+ * views included), each with the protobuf type it expects and valid requests to mutate, plus a
+ * baseline intent that makes the valid requests idempotent (re-sending them must change nothing).
  */
 import type protobuf from 'protobufjs';
 import type { AnyMethod } from '../../messages/method.js';
@@ -83,6 +83,27 @@ export function busTargets(node: string, baseline: Baseline, agentInstanceId: st
     target('ctl.manager.state', `${ctlPrefix(node, 'manager')}.state`, ctlMethods.state, [ctlMethods.state.request.encode({ node })]),
     target('agent.sync', subjects.agent(node, agentMethods.sync.op), agentMethods.sync, [agentMethods.sync.request.encode(sync)]),
     target('ctl.agent.state', `${ctlPrefix(node, 'agent')}.state`, ctlMethods.state, [ctlMethods.state.request.encode({ node })]),
+    ...views(node, target),
+  ];
+}
+
+/** The operator's read-only views (offloadctl): each role's, with valid requests to mutate. */
+function views(node: string, target: (label: string, subject: string, method: AnyMethod, valid: Uint8Array[]) => FuzzTarget): FuzzTarget[] {
+  const c = ctlMethods;
+  const at = (role: 'manager' | 'agent', method: AnyMethod, valid: Uint8Array[]): FuzzTarget =>
+    target(`ctl.${role}.${method.op}`, `${ctlPrefix(node, role)}.${method.op}`, method, valid);
+  return [
+    at('manager', c.tree, [c.tree.request.encode({ node })]),
+    at('manager', c.tables, [
+      c.tables.request.encode({ node, table: '', limit: 10, learnedOnly: false }),
+      c.tables.request.encode({ node, table: 'service_lb', limit: 0, learnedOnly: false }),
+      c.tables.request.encode({ node, table: '', limit: 100, learnedOnly: true }),
+    ]),
+    at('manager', c.services, [c.services.request.encode({ node, limit: 5 })]),
+    at('manager', c.pods, [c.pods.request.encode({ node, limit: 5 })]),
+    at('manager', c.leadership, [c.leadership.request.encode({ node })]),
+    at('agent', c.tree, [c.tree.request.encode({ node })]),
+    at('agent', c.pods, [c.pods.request.encode({ node, limit: 5 })]),
   ];
 }
 

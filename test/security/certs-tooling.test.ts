@@ -13,7 +13,8 @@ import { parseAllDocuments } from 'yaml';
 import { inspectTlsFiles, type TlsFiles, type TlsProblem } from '../../deploy/certs/check.js';
 import { CertToolError, generateDeployment, type DeploymentReport } from '../../deploy/certs/deployment.js';
 import { inboxPrefix, type Identity } from '../../deploy/certs/identities.js';
-import { natsAuthConfig, permissionsFor } from '../../deploy/nats/authorization.js';
+import { DEFAULT_OPERATOR_OPS, natsAuthConfig, permissionsFor } from '../../deploy/nats/authorization.js';
+import { CTL_READ_OPS } from '../../protocol/methods.js';
 import { binCommand } from '../../simulations/processes.js';
 import { makeTestPki, type TestPki } from './support.js';
 
@@ -135,7 +136,10 @@ describe('certificate tooling (deploy/certs, deploy/nats, bin/certs)', function 
     });
     it('give the operator read-only ctl operations and no replying', () => {
       const p = permissionsFor({ kind: 'operator', name: 'offloadctl' });
-      expect(p).to.deep.equal({ publish: ['infra.v1.*.ctl.*.state'], subscribe: ['infra.v1.*.events.>', '_INBOX_ctl_offloadctl.>'], allowResponses: false });
+      const ops = ['state', 'tree', 'pods', 'tables', 'services', 'leadership'];
+      expect(p).to.deep.equal({ publish: ops.map((op) => `infra.v1.*.ctl.*.${op}`), subscribe: ['infra.v1.*.events.>', '_INBOX_ctl_offloadctl.>'], allowResponses: false });
+      // Exactly the ctl operations the processes serve: each one only reads.
+      expect([...DEFAULT_OPERATOR_OPS].sort()).to.deep.equal([...CTL_READ_OPS].sort());
     });
     it('refuse two identities with one user name or inbox', () => {
       const tls = { certFile: 'c', keyFile: 'k', caFile: 'a' };

@@ -59,6 +59,7 @@ describe('supervisor inspect()', () => {
           status: 'running',
           restarts: 0,
           dynamic: false,
+          strategy: 'one_for_all',
           children: [
             { id: 'x', type: 'worker', restart: 'transient', status: 'running', stateValue: 'working', restarts: 0, dynamic: false },
           ],

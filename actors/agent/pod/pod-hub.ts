@@ -239,6 +239,11 @@ export class PodHub implements CniBackendPort {
     this.entries.clear();
   }
 
+  /** The phase of one pod interface's actor (adding, ready, deleting), if it has one: the operator's view. */
+  phase(key: PodKey): Phase | undefined {
+    return this.entries.get(keyOf(key))?.phase;
+  }
+
   /** Pods by phase, for state summaries and tests. */
   counts(): Record<Phase, number> {
     const counts: Record<Phase, number> = { adding: 0, ready: 0, deleting: 0 };
