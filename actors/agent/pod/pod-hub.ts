@@ -364,7 +364,7 @@ export class PodHub implements CniBackendPort {
         return ok(checked.ok ? 'ok' : 'drifted');
       },
       register: async (a) => {
-        const pod = podInterfaceOf(node, a);
+        const pod = podInterfaceOf(node, a, pool.names[a.index] ?? a.name);
         if (!pod.ok) return pod;
         return this.deps.register(pod.value);
       },
@@ -414,7 +414,7 @@ const POD_NAME_CHARS = /[^a-z0-9-]/g;
  * The manager's record of a pod. Outside Kubernetes (no K8S_POD_* in CNI_ARGS) the pod is
  * named after its container: namespace "default", name "cni-<first 12 of the id>".
  */
-export function podInterfaceOf(node: string, a: Allocation): Result<PodInterface, BusError> {
+export function podInterfaceOf(node: string, a: Allocation, poolName: string): Result<PodInterface, BusError> {
   const pod = a.pod;
   const ipv4 = pod?.ips[0] ? parseIpv4(pod.ips[0].address) : undefined;
   const mac = pod ? parseMac(pod.mac) : undefined;
@@ -425,7 +425,7 @@ export function podInterfaceOf(node: string, a: Allocation): Result<PodInterface
     namespace: pod.podNamespace || 'default',
     name: pod.podName || fallbackName,
     containerId: a.containerId,
-    interfaceName: a.name,
+    interfaceName: poolName, // the pool TAP's host-side name, for operators (the in-pod name is the CNI ifname)
     portId: a.index,
     ipv4,
     mac,
