@@ -48,9 +48,9 @@ function statusOf(headers: Headers): { status: number; message: string } | undef
   return { status: Number(raw), message };
 }
 
-/** A connection to the agent, opened early (while IPAM runs) and used for one call. */
+/** A connection to the agent, opened early (while IPAM runs); calls share it until close(). */
 export interface AgentConnection {
-  /** One unary call; the connection is closed when it settles. */
+  /** One unary call on the connection. */
   call(path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer>;
   close(): void;
 }
@@ -88,22 +88,27 @@ export function connectAgent(socketPath: string): AgentConnection {
     close,
     async call(path, request, deadlineMs) {
       const s = await session;
-      try {
-        return await new Promise<Buffer>((resolve, reject) => {
-          if (failure) return reject(failure);
-          onFailure = reject;
-          callOn(s, path, request, deadlineMs).then(resolve, reject);
-        });
-      } finally {
-        close();
-      }
+      return new Promise<Buffer>((resolve, reject) => {
+        if (failure) return reject(failure);
+        const previous = onFailure;
+        onFailure = (e) => {
+          previous?.(e);
+          reject(e);
+        };
+        callOn(s, path, request, deadlineMs).then(resolve, reject);
+      });
     },
   };
 }
 
 /** Sends one unary request to `path` on the gRPC server at `socketPath`; resolves with the reply bytes. */
-export function unaryCall(socketPath: string, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {
-  return connectAgent(socketPath).call(path, request, deadlineMs);
+export async function unaryCall(socketPath: string, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {
+  const agent = connectAgent(socketPath);
+  try {
+    return await agent.call(path, request, deadlineMs);
+  } finally {
+    agent.close();
+  }
 }
 
 function callOn(session: Http2Session, path: string, request: Uint8Array, deadlineMs: number): Promise<Buffer> {

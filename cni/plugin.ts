@@ -79,16 +79,26 @@ function buildResult(conf: NetConf, ipam: CniResult, reply: wire.AddReply, env: 
 async function add(env: CniEnv, conf: NetConf, ipamCall: IpamCall): Promise<CniResult> {
   // Loading node:http2 (~10 ms) and connecting overlap with the IPAM plugin's run: started
   // right after its exec, not before (loading blocks this thread, and would delay the exec).
+  // The Prepare sent then lets the agent move the interface into the pod meanwhile (the
+  // kernel's namespace move is the slowest step of plumbing); its outcome does not matter.
   let agent: AgentConnection | undefined;
+  let prepared: Promise<unknown> = Promise.resolve();
+  const start = (): AgentConnection => {
+    const a = connectAgent(conf.agentSocket);
+    const prepare = wire.encodePrepareRequest({ containerId: env.containerId, netns: env.netns, ifname: env.ifname, mtu: conf.mtu });
+    prepared = a.call(`${SERVICE}/Prepare`, prepare, conf.agentTimeoutMs).catch(() => undefined);
+    return a;
+  };
   let ipam: CniResult;
   try {
-    ipam = (await execIpam('ADD', { ...ipamCall, onStarted: () => (agent = connectAgent(conf.agentSocket)) }))!;
+    ipam = (await execIpam('ADD', { ...ipamCall, onStarted: () => (agent = start()) }))!;
   } catch (e) {
     agent?.close();
     throw e;
   }
-  agent ??= connectAgent(conf.agentSocket);
+  agent ??= start();
   try {
+    await prepared;
     const request = { ...podRef(env, conf), ...wireAddressing(ipam, 'IPAM result'), mtu: conf.mtu };
     const bytes = await agent.call(`${SERVICE}/Add`, wire.encodeAddRequest(request), conf.agentTimeoutMs);
     const reply = wire.decodeAddReply(bytes);
@@ -98,6 +108,8 @@ async function add(env: CniEnv, conf: NetConf, ipamCall: IpamCall): Promise<CniR
     // Best effort: the ADD error is what the runtime must see; host-local DEL is idempotent.
     await execIpam('DEL', ipamCall).catch(() => undefined);
     throw e;
+  } finally {
+    agent.close();
   }
 }
 

@@ -100,6 +100,11 @@ function writeAddFields(w: Writer, r: AddRequest): Writer {
 export function encodeAddRequest(r: AddRequest): Buffer {
   return writeAddFields(writePodRef(new Writer(), r), r).finish();
 }
+/** CniPrepareRequest: where the interface goes, sent while IPAM runs. */
+export function encodePrepareRequest(r: { containerId: string; netns: string; ifname: string; mtu: number }): Buffer {
+  return new Writer().string(1, r.containerId).string(2, r.netns).string(3, r.ifname).uint(8, r.mtu).finish();
+}
+
 export function encodeDelRequest(r: PodRef): Buffer {
   return writePodRef(new Writer(), r).finish();
 }

@@ -45,6 +45,14 @@ export interface CniPodRef {
   readonly network: string;
 }
 
+/** What a Prepare carries: where the interface goes, before IPAM has answered. */
+export interface CniPrepare {
+  readonly containerId: string;
+  readonly netns: string;
+  readonly ifname: string;
+  readonly mtu: number;
+}
+
 export interface CniAdd extends CniPodRef {
   readonly ips: readonly CniIp[];
   readonly routes: readonly CniRoute[];
@@ -138,6 +146,19 @@ export const cniAddCodec: Codec<CniAdd> = protoCodec<CniAdd>(
   SMALL,
 );
 
+export const cniPrepareCodec: Codec<CniPrepare> = protoCodec<CniPrepare>(
+  type('CniPrepareRequest'),
+  {
+    toWire: (p) => ({ ...p }),
+    fromWire: (w) => {
+      const mtu = typeof w.mtu === 'number' ? w.mtu : 0;
+      if (mtu !== 0 && (mtu < MIN_MTU || mtu > MAX_MTU)) throw new ValidationError('mtu', `${mtu} is outside ${MIN_MTU}–${MAX_MTU}`);
+      return { containerId: containerId(w.containerId, 'container_id'), netns: netnsRef(w.netns, 'netns'), ifname: interfaceName(w.ifname, 'ifname'), mtu };
+    },
+  },
+  SMALL,
+);
+
 export const cniDelCodec: Codec<CniPodRef> = protoCodec<CniPodRef>(
   type('CniDelRequest'),
   { toWire: (d) => ({ ...d }), fromWire: (w) => podRefFromWire(w, true) },
@@ -160,6 +181,7 @@ export const cniCheckCodec: Codec<CniCheck> = protoCodec<CniCheck>(
 
 const addReplyType = type('CniAddReply');
 const delReplyType = type('CniDelReply');
+const prepareReplyType = type('CniPrepareReply');
 const checkReplyType = type('CniCheckReply');
 
 function errorToWire(e: BusError) {
@@ -171,8 +193,8 @@ export function encodeAddReply(reply: { ok: true; value: CniAddResult } | { ok: 
   return addReplyType.encode(reply.ok ? { ...reply.value } : { error: errorToWire(reply.error) }).finish();
 }
 
-/** CniDelReply / CniCheckReply bytes: empty for success, else the typed error. */
-export function encodeStatusReply(method: 'Del' | 'Check', error?: BusError): Uint8Array {
-  const t = method === 'Del' ? delReplyType : checkReplyType;
+/** CniDelReply / CniCheckReply / CniPrepareReply bytes: empty for success, else the typed error. */
+export function encodeStatusReply(method: 'Del' | 'Check' | 'Prepare', error?: BusError): Uint8Array {
+  const t = method === 'Del' ? delReplyType : method === 'Check' ? checkReplyType : prepareReplyType;
   return t.encode(error ? { error: errorToWire(error) } : {}).finish();
 }

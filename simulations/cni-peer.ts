@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { loadProtoRoot } from '../messages/codec.js';
 
-export type CniMethod = 'Add' | 'Del' | 'Check';
+export type CniMethod = 'Add' | 'Del' | 'Check' | 'Prepare';
 /** A decoded request or reply, as protobufjs toObject gives it (camelCase, defaults filled). */
 export type WireObject = Record<string, unknown>;
 /** What the peer answers: a reply message, or a gRPC status failure. */
@@ -22,7 +22,10 @@ export type Responder = (request: WireObject) => PeerAnswer | Promise<PeerAnswer
 
 export interface CniPeer {
   readonly socketPath: string;
+  /** Add, Del and Check requests, in order. */
   readonly requests: { method: CniMethod; request: WireObject }[];
+  /** Prepare requests (sent while IPAM runs), in order. */
+  readonly prepares: WireObject[];
   /** Replace to change the answers; defaults succeed (Add gives port 5 and a fixed MAC). */
   readonly answer: Record<CniMethod, Responder>;
   close(): Promise<void>;
@@ -32,6 +35,7 @@ const TYPES: Record<CniMethod, [string, string]> = {
   Add: ['CniAddRequest', 'CniAddReply'],
   Del: ['CniDelRequest', 'CniDelReply'],
   Check: ['CniCheckRequest', 'CniCheckReply'],
+  Prepare: ['CniPrepareRequest', 'CniPrepareReply'],
 };
 
 export const PEER_MAC = '02:42:0a:f4:4d:05';
@@ -42,6 +46,7 @@ function defaultAnswers(): Record<CniMethod, Responder> {
     Add: (req) => ({ ifname: req.ifname, mac: PEER_MAC, sandbox: req.netns, portId: PEER_PORT_ID }),
     Del: () => ({}),
     Check: () => ({}),
+    Prepare: () => ({}),
   };
 }
 
@@ -66,13 +71,15 @@ export async function startCniPeer(options: { socketPath: string }): Promise<Cni
   const root = loadProtoRoot(['infra/v1/errors.proto', 'infra/v1/cni.proto']);
   const server = new grpc.Server();
   const requests: CniPeer['requests'] = [];
+  const prepares: WireObject[] = [];
   const answer = defaultAnswers();
   const definition: Record<string, grpc.MethodDefinition<WireObject, WireObject>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of Object.keys(TYPES) as CniMethod[]) {
     definition[method] = methodDefinition(root, method);
     handlers[method] = (call: grpc.ServerUnaryCall<WireObject, WireObject>, callback: grpc.sendUnaryData<WireObject>) => {
-      requests.push({ method, request: call.request });
+      if (method === 'Prepare') prepares.push(call.request);
+      else requests.push({ method, request: call.request });
       Promise.resolve()
         .then(() => answer[method](call.request))
         .then((a) => ('grpcStatus' in a ? callback({ code: a.grpcStatus as grpc.status, details: String(a.message) }) : callback(null, a)))
@@ -86,6 +93,7 @@ export async function startCniPeer(options: { socketPath: string }): Promise<Cni
   return {
     socketPath: options.socketPath,
     requests,
+    prepares,
     answer,
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };

@@ -24,16 +24,20 @@ import {
   cniAddCodec,
   cniCheckCodec,
   cniDelCodec,
+  cniPrepareCodec,
   encodeAddReply,
   encodeStatusReply,
   type CniAdd,
   type CniAddResult,
   type CniCheck,
   type CniPodRef,
+  type CniPrepare,
 } from '../../protocol/cni.js';
 
 /** What serves the requests; every call resolves (a failure is a typed error, never a throw). */
 export interface CniBackendPort {
+  /** Starts the interface while IPAM runs (optional; the Add does everything without it). */
+  prepare(request: CniPrepare, deadlineMs: number): Promise<Result<void, BusError>>;
   add(request: CniAdd, deadlineMs: number): Promise<Result<CniAddResult, BusError>>;
   del(request: CniPodRef, deadlineMs: number): Promise<Result<void, BusError>>;
   check(request: CniCheck, deadlineMs: number): Promise<Result<void, BusError>>;
@@ -128,8 +132,17 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
   }
 
   server.addService(
-    { Add: rawMethod('Add'), Del: rawMethod('Del'), Check: rawMethod('Check') },
+    { Prepare: rawMethod('Prepare'), Add: rawMethod('Add'), Del: rawMethod('Del'), Check: rawMethod('Check') },
     {
+      Prepare: handler(
+        'Prepare',
+        cniPrepareCodec,
+        async (req, deadline) => {
+          const r = await backend.prepare(req, deadline);
+          return encodeStatusReply('Prepare', r.ok ? undefined : r.error);
+        },
+        (error) => encodeStatusReply('Prepare', error),
+      ),
       Add: handler(
         'Add',
         cniAddCodec,
@@ -186,6 +199,7 @@ const unavailable = (): BusError => new BusError('UNAVAILABLE', 'the agent is re
 /** The supervised child: serves until stopped; fails if it cannot bind. */
 export const cniServingLogic = fromPromise<void, CniServingInput>(async ({ input, signal }) => {
   const backend: CniBackendPort = {
+    prepare: (r, d) => input.backend()?.prepare(r, d) ?? Promise.resolve({ ok: false, error: unavailable() }),
     add: (r, d) => input.backend()?.add(r, d) ?? Promise.resolve({ ok: false, error: unavailable() }),
     del: (r, d) => input.backend()?.del(r, d) ?? Promise.resolve({ ok: false, error: unavailable() }),
     check: (r, d) => input.backend()?.check(r, d) ?? Promise.resolve({ ok: false, error: unavailable() }),

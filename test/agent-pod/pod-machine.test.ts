@@ -26,7 +26,7 @@ const REQUEST: CniAdd = {
 };
 const POD = { podNamespace: 'default', podName: 'p', network: 'n', mac: '02:00:00:00:00:05', mtu: 1500, ips: [{ address: '10.244.77.5', prefixLength: 24 }], routes: [] };
 
-type Step = 'allocate' | 'plumb' | 'record' | 'verify' | 'register' | 'teardown';
+type Step = 'allocate' | 'move' | 'plumb' | 'record' | 'verify' | 'register' | 'teardown';
 
 /** Fake work recording its calls; `fail` makes a step fail (n times, or always). */
 class FakeWork implements PodWork {
@@ -48,7 +48,15 @@ class FakeWork implements PodWork {
     this.held = { ...key, index: 5, netns: null, name: 'P4TAP_5' };
     return Promise.resolve(ok(this.held));
   }
-  plumb() {
+  /** Whether plumb was told the interface was moved already. */
+  plumbedMoved: boolean | undefined;
+  move(a: Allocation) {
+    if (this.failing('move')) return Promise.resolve(err(new Error('move failed')));
+    this.held = { ...a, netns: REQUEST.netns, name: 'eth0' };
+    return Promise.resolve(ok(this.held));
+  }
+  plumb(_a: Allocation, _r: CniAdd | undefined, moved: boolean) {
+    this.plumbedMoved = moved;
     if (this.failing('plumb')) return Promise.resolve(err(new Error('ip failed')));
     return Promise.resolve(ok({ name: 'eth0', netns: REQUEST.netns, pod: POD }));
   }
@@ -72,15 +80,15 @@ class FakeWork implements PodWork {
   }
 }
 
-function run(work: FakeWork, clock: ManualClock, mode: 'add' | 'recover' | 'abandon' = 'add', deadlineMs = 1000) {
+function run(work: FakeWork, clock: ManualClock, mode: 'add' | 'recover' | 'abandon' | 'prepare' = 'add', deadlineMs = 1000) {
   const outcomes: PodOutcome[] = [];
   const allocation: Allocation = { ...KEY, index: 5, netns: REQUEST.netns, name: 'eth0', pod: POD };
   const actor = createActor(podLogic, {
     clock,
     input: {
       key: KEY,
-      mode,
-      ...(mode === 'add' ? { request: REQUEST } : { allocation }),
+      mode: mode === 'prepare' ? 'add' : mode,
+      ...(mode === 'add' ? { request: REQUEST } : mode === 'prepare' ? { prepare: { containerId: 'c1', netns: REQUEST.netns, ifname: 'eth0', mtu: 1500 }, prepareTimeoutMs: 5000 } : { allocation }),
       deadlineAt: clock.now() + deadlineMs,
       retryMs: 50,
       clock,
@@ -222,5 +230,51 @@ describe('pod actor', function () {
     expect(work.calls).to.deep.equal(['teardown']);
     expect(actor.getSnapshot().status).to.equal('done');
     expect(outcomes).to.deep.equal([{ kind: 'deleted' }]);
+  });
+
+  it('prepare: allocates and moves at once, then plumbs without moving when the ADD arrives', async function () {
+    const clock = new ManualClock();
+    const work = new FakeWork();
+    const { actor, outcomes } = run(work, clock, 'prepare');
+    await settle();
+    expect(actor.getSnapshot().value).to.equal('awaitingRequest');
+    expect(work.calls).to.deep.equal(['allocate', 'move']);
+    actor.send({ type: 'request', request: REQUEST, deadlineAt: clock.now() + 1000 });
+    await settle();
+    expect(actor.getSnapshot().value).to.equal('ready');
+    expect(work.calls).to.deep.equal(['allocate', 'move', 'plumb', 'record', 'register']);
+    expect(work.plumbedMoved).to.equal(true);
+    expect(outcomes.map((o) => o.kind)).to.deep.equal(['added']);
+  });
+
+  it('prepare: an ADD that arrives while it is still moving is kept; a failed move leaves the whole job to plumb', async function () {
+    const clock = new ManualClock();
+    const work = new FakeWork();
+    work.fail.set('move', 1);
+    const { actor } = run(work, clock, 'prepare');
+    actor.send({ type: 'request', request: REQUEST, deadlineAt: clock.now() + 1000 });
+    await settle();
+    expect(actor.getSnapshot().value).to.equal('ready');
+    expect(work.plumbedMoved).to.equal(false);
+  });
+
+  it('prepare: undone when no ADD follows in time, and on a DEL before the ADD', async function () {
+    const clock = new ManualClock();
+    const work = new FakeWork();
+    const { actor } = run(work, clock, 'prepare');
+    await settle();
+    await clock.advance(5001);
+    await settle();
+    expect(actor.getSnapshot().status).to.equal('done');
+    expect(work.calls.at(-1)).to.equal('teardown');
+
+    const work2 = new FakeWork();
+    const second = run(work2, new ManualClock(), 'prepare');
+    await settle();
+    second.actor.send({ type: 'delete' });
+    await settle();
+    expect(second.actor.getSnapshot().status).to.equal('done');
+    expect(work2.calls).to.deep.equal(['allocate', 'move', 'teardown']);
+    expect(second.outcomes.map((o) => o.kind)).to.include('deleted');
   });
 });

@@ -56,6 +56,8 @@ describe('CNI plugin (bundled, exec like a runtime, host-local IPAM, gRPC peer)'
       network: 'infra-test',
     });
     expect(PEER_PORT_ID).to.equal(5); // the port id travels in the reply; the CNI result has no field for it
+    // While host-local ran, the plugin asked the agent to start moving the interface.
+    expect(peer.prepares).to.deep.equal([{ containerId: 'c1', netns: NETNS, ifname: 'eth0', mtu: 1400 }]);
   });
 
   it('DEL tells the agent, releases the host-local lease, and is idempotent (twice → success)', async () => {

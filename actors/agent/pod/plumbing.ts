@@ -192,7 +192,7 @@ async function pruneStale(ip: IpRunner, pod: string, ifname: string, wanted: Wan
  * });
  * if (r.ok) console.log(r.value.mac);
  */
-export async function plumbPod(ip: IpRunner, spec: PlumbSpec): Promise<Result<Plumbed, PlumbError | IpCommandError>> {
+export async function plumbPod(ip: IpRunner, spec: PlumbSpec, options: { moved?: boolean } = {}): Promise<Result<Plumbed, PlumbError | IpCommandError>> {
   const wanted = await checkSpec(spec, true);
   if (!wanted.ok) return wanted;
   const { ifname, from, netns: pod } = spec;
@@ -200,10 +200,11 @@ export async function plumbPod(ip: IpRunner, spec: PlumbSpec): Promise<Result<Pl
     // The fast path, two execs in all: move, rename and MTU in one netlink request (the kernel
     // moves first, then renames in the pod's namespace), then the rest and a read-back of the
     // MAC in one `ip -batch`. A fresh move carries no addresses or routes, so nothing is stale.
-    // If the TAP is not at home (a retried ADD) the move fails and nothing has changed; any
-    // failure falls through to the careful path below, which converges from wherever the TAP
-    // now is and rolls back.
-    const moved = await ip.run(['link', 'set', 'dev', from.name, 'netns', netnsPath(pod), 'name', ifname, 'mtu', String(spec.mtu)], from.netns);
+    // `moved`: movePod did the first exec already (while IPAM ran), freshly too. If the TAP is
+    // not at home (a retried ADD) the move fails and nothing has changed; any failure falls
+    // through to the careful path below, which converges from wherever the TAP now is and rolls
+    // back.
+    const moved = options.moved ? ok('') : await ip.run(['link', 'set', 'dev', from.name, 'netns', netnsPath(pod), 'name', ifname, 'mtu', String(spec.mtu)], from.netns);
     if (moved.ok) {
       const configured = await ip.runBatch([...configureSteps(ifname, spec.mtu, wanted.value).map(([, args]) => args), ['link', 'show', 'dev', ifname]], pod);
       const mac = configured.ok ? /link\/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(configured.value)?.[1] : undefined;
@@ -211,6 +212,25 @@ export async function plumbPod(ip: IpRunner, spec: PlumbSpec): Promise<Result<Pl
     }
   }
   return plumbCarefully(ip, spec, wanted.value);
+}
+
+/**
+ * The first half of plumbing, done while IPAM runs (a CNI Prepare): the pool TAP into the pod's
+ * namespace as `ifname` with its MTU, in one request; nothing else. plumbPod with `moved`
+ * finishes it. A failure changes nothing (the caller records the move only once it happened).
+ *
+ * @example
+ * const r = await movePod(execIp, { from: { name: 'P4TAP_2' }, netns: '/var/run/netns/cni-1', ifname: 'eth0', mtu: 1500 });
+ */
+export async function movePod(
+  ip: IpRunner,
+  spec: { readonly from: { readonly name: string; readonly netns?: string }; readonly netns: string; readonly ifname: string; readonly mtu: number },
+): Promise<Result<void, PlumbError | IpCommandError>> {
+  const checked = await checkSpec({ ...spec, ips: [{ address: '10.0.0.1', prefixLength: 32 }], routes: [] }, true);
+  if (!checked.ok) return checked;
+  const moved = await ip.run(['link', 'set', 'dev', spec.from.name, 'netns', netnsPath(spec.netns), 'name', spec.ifname, 'mtu', String(spec.mtu)], spec.from.netns);
+  if (moved.ok) return ok(undefined);
+  return err(new PlumbError('move', `moving ${spec.from.name} into ${spec.netns} as ${spec.ifname} failed: ${moved.error.message}`, { cause: moved.error }));
 }
 
 /** Step by step from where the TAP is (`at`, looked up again when absent), with rollback. */

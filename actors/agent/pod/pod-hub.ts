@@ -20,7 +20,7 @@ import type { Random } from '../../../core/random.js';
 import { err, ok, type Result } from '../../../core/result.js';
 import { BusError } from '../../../messages/errors.js';
 import { formatIpv4, parseIpv4, parseMac } from '../../../messages/validate.js';
-import type { CniAdd, CniAddResult, CniCheck, CniPodRef } from '../../../protocol/cni.js';
+import type { CniAdd, CniAddResult, CniCheck, CniPodRef, CniPrepare } from '../../../protocol/cni.js';
 import type { PodInterface } from '../../../protocol/intent.js';
 import { Supervisor, type ChildSpec, type StartContext } from '../../../supervisors/index.js';
 import type { CniBackendPort } from '../cni-server.js';
@@ -28,7 +28,7 @@ import { createPool } from '../pool/setup.js';
 import type { DiscoveredPool } from '../pool/discover.js';
 import type { IpRunner } from '../pool/ip.js';
 import type { Allocation, PodKey, PodRecord, PoolAllocator } from '../pool/allocator.js';
-import { checkPod, plumbPod, unplumbPod } from './plumbing.js';
+import { checkPod, movePod, plumbPod, unplumbPod } from './plumbing.js';
 import { podLogic, type PodInput, type PodOutcome, type PodWork } from './pod-machine.js';
 
 export interface PodHubDeps {
@@ -49,6 +49,8 @@ export interface PodHubDeps {
   readonly unregister: (containerId: string) => Promise<Result<void, BusError>>;
   /** Called after every allocation change (the port map is written from it). */
   readonly onChange?: () => void;
+  /** How long a prepared interface waits for its ADD (default 30 s). */
+  readonly prepareTimeoutMs?: number;
 }
 
 type Phase = 'adding' | 'ready' | 'deleting';
@@ -57,6 +59,8 @@ interface Entry {
   phase: Phase;
   actor: ActorRefFrom<typeof podLogic> | undefined;
   request: CniAdd | undefined;
+  /** Clock time by which the ADD must be done (set with `request`). */
+  deadlineAt: number;
   result: CniAddResult | undefined;
   addWaiters: ((r: Result<CniAddResult, BusError>) => void)[];
   /** Milliseconds per step of the current ADD, logged (debug) when it settles. */
@@ -69,6 +73,7 @@ interface PodArgs {
   readonly key: PodKey;
   readonly mode: PodInput['mode'];
   readonly request?: CniAdd;
+  readonly prepare?: CniPrepare;
   readonly allocation?: Allocation;
   readonly deadlineAt: number;
 }
@@ -120,7 +125,8 @@ export class PodHub implements CniBackendPort {
       };
     return {
       allocate: wrap('allocate', (k: PodKey) => k, (k) => work.allocate(k)),
-      plumb: wrap('plumb', (a: Allocation, _r: CniAdd | undefined) => a, (a, r) => work.plumb(a, r)),
+      move: wrap('move', (a: Allocation, _p: CniPrepare) => a, (a, p) => work.move(a, p)),
+      plumb: wrap('plumb', (a: Allocation, _r: CniAdd | undefined, _m: boolean) => a, (a, r, m) => work.plumb(a, r, m)),
       record: wrap('record', (k: PodKey, _w: { name: string; netns: string; pod: PodRecord }) => k, (k, where) => work.record(k, where)),
       verify: wrap('verify', (a: Allocation) => a, (a) => work.verify(a)),
       register: wrap('register', (a: Allocation) => a, (a) => work.register(a)),
@@ -169,9 +175,35 @@ export class PodHub implements CniBackendPort {
     if (recovered > 0) this.deps.logger.info({ pods: recovered }, 'recovered recorded pod interfaces');
   }
 
+  /**
+   * A CNI Prepare: allocate and move the interface now, while the plugin runs IPAM; the ADD that
+   * follows finds the actor waiting for it. A pod that already has an actor is left alone.
+   */
+  async prepare(request: CniPrepare): Promise<Result<void, BusError>> {
+    const key = { containerId: request.containerId, ifname: request.ifname };
+    if (this.entries.has(keyOf(key))) return ok(undefined);
+    const entry = this.newEntry('adding');
+    this.entries.set(keyOf(key), entry);
+    const started = await this.startPod({ key, mode: 'add', prepare: request, deadlineAt: this.deps.clock.now() + (this.deps.prepareTimeoutMs ?? 30_000) });
+    if (!started) {
+      this.entries.delete(keyOf(key));
+      return err(new BusError('UNAVAILABLE', 'the agent is restarting its pod interfaces; try again'));
+    }
+    return ok(undefined);
+  }
+
   async add(request: CniAdd, deadlineMs: number): Promise<Result<CniAddResult, BusError>> {
     const key = { containerId: request.containerId, ifname: request.ifname };
     let entry = this.entries.get(keyOf(key));
+    if (entry?.phase === 'adding' && !entry.request) {
+      // Prepared: hand the request to the actor that is moving (or has moved) the interface.
+      const prepared = entry;
+      prepared.request = request;
+      prepared.deadlineAt = this.deps.clock.now() + deadlineMs;
+      const outcome = new Promise<Result<CniAddResult, BusError>>((resolve) => prepared.addWaiters.push(resolve));
+      prepared.actor?.send({ type: 'request', request, deadlineAt: prepared.deadlineAt });
+      return outcome;
+    }
     if (entry?.phase === 'deleting') {
       await new Promise<Result<void, BusError>>((resolve) => entry!.delWaiters.push(resolve));
       entry = this.entries.get(keyOf(key));
@@ -252,7 +284,7 @@ export class PodHub implements CniBackendPort {
   }
 
   private newEntry(phase: Phase): Entry {
-    return { phase, actor: undefined, request: undefined, result: undefined, addWaiters: [], delWaiters: [], timings: {} };
+    return { phase, actor: undefined, request: undefined, deadlineAt: 0, result: undefined, addWaiters: [], delWaiters: [], timings: {} };
   }
 
   private async startPod(args: PodArgs): Promise<boolean> {
@@ -266,10 +298,15 @@ export class PodHub implements CniBackendPort {
 
   private createPodActor(args: PodArgs) {
     const key = keyOf(args.key);
+    const known = this.entries.get(key);
+    // A restarted actor of a prepared pod gets the ADD's request if it has arrived meanwhile.
+    const request = args.request ?? known?.request;
     const actor = createActor(podLogic, {
       clock: this.deps.clock,
       input: {
         ...args,
+        ...(request ? { request, deadlineAt: args.request ? args.deadlineAt : known!.deadlineAt } : {}),
+        ...(this.deps.prepareTimeoutMs !== undefined ? { prepareTimeoutMs: this.deps.prepareTimeoutMs } : {}),
         retryMs: this.deps.retryMs,
         clock: this.deps.clock,
         work: this.work,
@@ -333,10 +370,22 @@ export class PodHub implements CniBackendPort {
         if (r.ok) changed();
         return r.ok ? r : err(r.error.name === 'PoolExhaustedError' ? new BusError('RESOURCE_EXHAUSTED', r.error.message) : r.error);
       },
-      plumb: async (a, asked) => {
+      move: async (a, prepare) => {
+        if (a.netns !== null) return ok(a); // recorded as moved already (a restarted actor)
+        const from = { name: pool.names[a.index]!, ...(pool.netns ? { netns: pool.netns } : {}) };
+        const mtu = prepare.mtu || this.deps.defaultMtu;
+        const moved = await movePod(ip, { from, netns: prepare.netns, ifname: prepare.ifname, mtu });
+        if (!moved.ok) return moved;
+        // Recorded at once: a crash from here on finds the TAP where it is, and tears it down.
+        const recorded = await allocator.relocate(a, { netns: prepare.netns, name: prepare.ifname });
+        if (!recorded.ok) return recorded;
+        changed();
+        return recorded.value ? ok(recorded.value) : err(new BusError('NOT_FOUND', 'the allocation vanished while moving'));
+      },
+      plumb: async (a, asked, moved) => {
         const request = asked ?? requestFromAllocation(a);
         const spec = this.plumbSpec(a, request);
-        const r = await plumbPod(ip, spec);
+        const r = await plumbPod(ip, spec, { moved });
         if (!r.ok) return r;
         const record: PodRecord = {
           podNamespace: request.podNamespace,

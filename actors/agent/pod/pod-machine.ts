@@ -3,6 +3,7 @@
  * simple_one_for_one supervisor:
  *
  *   add:     allocating → plumbing → recording → registering ⇄ waiting → ready ──delete──▶ deleting → deleted
+ *   prepare: allocating → moving → awaiting the ADD's request → plumbing … (the move overlaps IPAM)
  *   recover: verifying ──ok──▶ registering … (after an agent restart; drifted → plumbing, gone → deleting)
  *   abandon: deleting (an allocation whose ADD never finished)
  *
@@ -22,7 +23,7 @@ import { assign, fromPromise, setup } from 'xstate';
 import type { Clock } from '../../../core/clock.js';
 import type { Result } from '../../../core/result.js';
 import { BusError } from '../../../messages/errors.js';
-import type { CniAdd, CniAddResult } from '../../../protocol/cni.js';
+import type { CniAdd, CniAddResult, CniPrepare } from '../../../protocol/cni.js';
 import type { Allocation, PodKey, PodRecord } from '../pool/allocator.js';
 
 /** What the actor tells its hub; the hub answers the waiting CNI calls. */
@@ -35,8 +36,13 @@ export type PodOutcome =
 /** The side effects, each idempotent; failures are values. */
 export interface PodWork {
   allocate(key: PodKey): Promise<Result<Allocation, Error>>;
-  /** Moves, renames, addresses the interface (as `request` asks, or as recorded); returns where it is now. */
-  plumb(allocation: Allocation, request: CniAdd | undefined): Promise<Result<{ name: string; netns: string; pod: PodRecord }, Error>>;
+  /** Moves the TAP into the pod's namespace as its ifname (a Prepare), and records where it is. */
+  move(allocation: Allocation, prepare: CniPrepare): Promise<Result<Allocation, Error>>;
+  /**
+   * Moves (unless `moved`), renames, addresses the interface (as `request` asks, or as recorded);
+   * returns where it is now.
+   */
+  plumb(allocation: Allocation, request: CniAdd | undefined, moved: boolean): Promise<Result<{ name: string; netns: string; pod: PodRecord }, Error>>;
   record(key: PodKey, where: { name: string; netns: string; pod: PodRecord }): Promise<Result<Allocation, Error>>;
   /** 'ok', 'drifted' (re-plumb it), or 'gone' (the namespace or interface no longer exists). */
   verify(allocation: Allocation): Promise<Result<'ok' | 'drifted' | 'gone', Error>>;
@@ -51,6 +57,10 @@ export interface PodInput {
   readonly mode: 'add' | 'recover' | 'abandon';
   /** The ADD (mode 'add'); recover and abandon work from the allocation. */
   readonly request?: CniAdd;
+  /** Mode 'add' started by a Prepare: the request comes later, as a `request` event. */
+  readonly prepare?: CniPrepare;
+  /** How long a prepared interface waits for its ADD before it is undone. */
+  readonly prepareTimeoutMs?: number;
   readonly allocation?: Allocation;
   /** Clock time by which an ADD must be registered (mode 'add'). */
   readonly deadlineAt: number;
@@ -62,13 +72,16 @@ export interface PodInput {
 }
 
 interface PodContext extends PodInput {
+  request: CniAdd | undefined;
+  deadlineAt: number;
+  moved: boolean;
   allocation: Allocation | undefined;
   error: BusError | undefined;
   deleteRequested: boolean;
   attempts: number;
 }
 
-export type PodEvent = { type: 'delete' };
+export type PodEvent = { type: 'delete' } | { type: 'request'; request: CniAdd; deadlineAt: number };
 
 function asBusError(e: unknown, code: BusError['code'] = 'INTERNAL'): BusError {
   if (e instanceof BusError) return e;
@@ -92,9 +105,10 @@ export const podLogic = setup({
     allocate: fromPromise<Allocation, PodContext>(({ input }) => must(input.work.allocate(input.key))),
     plumb: fromPromise<Allocation, PodContext>(async ({ input }) => {
       const a = input.allocation!;
-      const where = await must(input.work.plumb(a, input.request));
+      const where = await must(input.work.plumb(a, input.request, input.moved));
       return must(input.work.record(input.key, where));
     }),
+    move: fromPromise<Allocation, PodContext>(({ input }) => must(input.work.move(input.allocation!, input.prepare!))),
     verify: fromPromise<'ok' | 'drifted' | 'gone', PodContext>(({ input }) => must(input.work.verify(input.allocation!))),
     register: fromPromise<void, PodContext>(({ input }) => must(input.work.register(input.allocation!))),
     teardown: fromPromise<void, PodContext>(({ input }) => must(input.work.teardown(input.key))),
@@ -102,6 +116,7 @@ export const podLogic = setup({
   delays: {
     retry: ({ context }) => Math.min(context.retryMs * 2 ** Math.min(context.attempts, 5), 5000),
     untilDeadline: ({ context }) => Math.max(0, context.deadlineAt - context.clock.now()),
+    prepareTimeout: ({ context }) => context.prepareTimeoutMs ?? 30_000,
   },
   guards: {
     deleteRequested: ({ context }) => context.deleteRequested,
@@ -113,9 +128,13 @@ export const podLogic = setup({
   },
 }).createMachine({
   id: 'pod',
-  context: ({ input }) => ({ ...input, allocation: input.allocation, error: undefined, deleteRequested: false, attempts: 0 }),
+  context: ({ input }) => ({ ...input, request: input.request, moved: false, allocation: input.allocation, error: undefined, deleteRequested: false, attempts: 0 }),
   initial: 'starting',
-  on: { delete: { actions: 'noteDelete' } },
+  on: {
+    delete: { actions: 'noteDelete' },
+    // An ADD that arrives while a Prepare is still allocating or moving.
+    request: { actions: assign({ request: ({ event }) => event.request, deadlineAt: ({ event }) => event.deadlineAt }) },
+  },
   states: {
     starting: {
       always: [
@@ -128,8 +147,36 @@ export const podLogic = setup({
       invoke: {
         src: 'allocate',
         input: ({ context }) => context,
-        onDone: { target: 'plumbing', actions: assign({ allocation: ({ event }) => event.output }) },
+        onDone: [
+          { guard: ({ context }) => !context.request && context.prepare !== undefined, target: 'moving', actions: assign({ allocation: ({ event }) => event.output }) },
+          { target: 'plumbing', actions: assign({ allocation: ({ event }) => event.output }) },
+        ],
         onError: { target: 'rollingBack', actions: 'fail' },
+      },
+    },
+    moving: {
+      invoke: {
+        src: 'move',
+        input: ({ context }) => context,
+        onDone: { target: 'awaitingRequest', actions: assign({ allocation: ({ event }) => event.output, moved: true }) },
+        // Nothing moved: the ADD will do it all.
+        onError: { target: 'awaitingRequest', actions: ({ context, event }) => context.logger.debug({ err: event.error, pod: context.key }, 'prepare could not move the interface') },
+      },
+    },
+    awaitingRequest: {
+      always: { guard: ({ context }) => context.request !== undefined, target: 'plumbing' },
+      on: {
+        request: { target: 'plumbing', actions: assign({ request: ({ event }) => event.request, deadlineAt: ({ event }) => event.deadlineAt }) },
+        delete: { target: 'rollingBack', actions: assign({ deleteRequested: true, error: () => new BusError('NOT_FOUND', 'deleted before its ADD') }) },
+      },
+      after: {
+        prepareTimeout: {
+          target: 'rollingBack',
+          actions: [
+            assign({ error: () => new BusError('DEADLINE_EXCEEDED', 'no ADD followed the Prepare') }),
+            ({ context }) => context.logger.info({ pod: context.key }, 'a prepared interface got no ADD: undoing it'),
+          ],
+        },
       },
     },
     plumbing: {
