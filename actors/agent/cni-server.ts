@@ -96,7 +96,9 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
   const maxDeadlineMs = options.maxDeadlineMs ?? 30_000;
   const now = options.now ?? Date.now;
   await prepareSocket(socketPath);
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  // Keepalive: a connection the HTTP/2 layer gave up on is destroyed when its ping goes
+  // unanswered instead of leaking a descriptor (see p4/target/server.ts).
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 });
 
   const deadlineOf = (call: grpc.ServerUnaryCall<Buffer, Buffer>): number => {
     const d = call.getDeadline();

@@ -73,7 +73,11 @@ export class P4RuntimeServer {
   readonly arbitration: Arbitration;
   readonly devices = new Map<number, DeviceState<TargetProgram>>();
   private readonly streams = new Map<string, ServerDuplexStream<Msg, unknown>>();
-  private readonly server = new Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  // Keepalive pings every connection: one the HTTP/2 layer gave up on (a GOAWAY after a
+  // protocol error stops it reading, so it never sees the client leave) is destroyed when its
+  // ping goes unanswered, instead of holding a descriptor for the process's lifetime — a leak a
+  // client could repeat until no one else can connect (found by the HTTP/2 fuzzer).
+  private readonly server = new Server({ 'grpc.max_receive_message_length': 64 << 20, 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 });
   private readonly log: Logger;
   /** What the target itself counts (served by TargetAdmin.Stats). */
   readonly counters = new TargetCounters();
