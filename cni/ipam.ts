@@ -19,12 +19,12 @@ export interface IpamCall {
 
 /** Synchronous on purpose: a one-shot process should not start libuv's thread pool for a stat. */
 async function findPlugin(dirs: readonly string[], type: string): Promise<string> {
-  const { accessSync, constants } = await import('node:fs');
+  const { accessSync, constants, statSync } = await import('node:fs');
   for (const dir of dirs) {
     const candidate = `${dir}/${type}`;
     try {
       accessSync(candidate, constants.X_OK);
-      return candidate;
+      if (statSync(candidate).isFile()) return candidate; // not ".", "..", a directory
     } catch {
       // not in this directory
     }

@@ -46,6 +46,8 @@ export interface NetConf {
 
 const DEFAULT_AGENT_SOCKET = '/run/infra-offload/cni.sock';
 const DEFAULT_AGENT_TIMEOUT_MS = 10_000;
+/** Deeper stdin is refused (code 6): no configuration nests so, and a result echoing prevResult goes through JSON.stringify, which recurses. */
+export const MAX_NETCONF_DEPTH = 512;
 
 function envValue(env: NodeJS.ProcessEnv, key: string): string {
   return env[key] ?? '';
@@ -100,7 +102,44 @@ function decodeJson(text: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CniError(CNI_CODES.DECODE, 'network configuration is not a JSON object');
   }
+  if (depthOf(text) > MAX_NETCONF_DEPTH) throw new CniError(CNI_CODES.DECODE, `network configuration nests deeper than ${MAX_NETCONF_DEPTH} levels`);
   return value as Record<string, unknown>;
+}
+
+/** Nesting depth of valid JSON text (the outer value is 1), counted without recursion. */
+function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A result's lists (spec 1.0.0 "Success"): objects whose first field here is a string, the others strings when present. */
+const RESULT_LISTS = { interfaces: ['name', 'mac', 'sandbox'], ips: ['address', 'gateway'], routes: ['dst', 'gw'] } as const;
+
+/** prevResult as far as ADD echoes it and CHECK reads it: refused (code 7) before anything is done. */
+function checkPrevResult(prev: unknown): CniResult {
+  const bad = (what: string) => new CniError(CNI_CODES.INVALID_NETCONF, `netconf "prevResult${what}": not a CNI result`);
+  if (!isObject(prev)) throw bad('');
+  for (const [key, [first, ...rest]] of Object.entries(RESULT_LISTS)) {
+    const list = prev[key];
+    const fine = (e: unknown) => isObject(e) && typeof e[first] === 'string' && rest.every((k) => e[k] === undefined || typeof e[k] === 'string');
+    if (list !== undefined && !(Array.isArray(list) && list.every(fine))) throw bad(`.${key}`);
+  }
+  const index = (ip: { interface?: unknown }) => ip.interface === undefined || (Number.isInteger(ip.interface) && (ip.interface as number) >= 0);
+  if (!((prev.ips ?? []) as { interface?: unknown }[]).every(index)) throw bad('.ips[].interface');
+  if (prev.dns !== undefined && !isObject(prev.dns)) throw bad('.dns');
+  return prev as unknown as CniResult;
 }
 
 function str(obj: Record<string, unknown>, key: string, required = true): string {
@@ -139,10 +178,7 @@ export function parseNetConf(text: string): NetConf {
   }
   const ipamType = str(ipam as Record<string, unknown>, 'type');
   if (ipamType.includes('/')) throw new CniError(CNI_CODES.INVALID_NETCONF, 'netconf "ipam.type": a plugin name, not a path');
-  const prev = obj.prevResult;
-  if (prev !== undefined && (typeof prev !== 'object' || prev === null || Array.isArray(prev))) {
-    throw new CniError(CNI_CODES.INVALID_NETCONF, 'netconf "prevResult": an object is required');
-  }
+  const prev = obj.prevResult === undefined ? undefined : checkPrevResult(obj.prevResult);
   return {
     cniVersion,
     name: str(obj, 'name'),
@@ -151,7 +187,7 @@ export function parseNetConf(text: string): NetConf {
     agentSocket: str(obj, 'agentSocket', false) || DEFAULT_AGENT_SOCKET,
     agentTimeoutMs: positiveInt(obj, 'agentTimeoutMs', DEFAULT_AGENT_TIMEOUT_MS, 120_000) || DEFAULT_AGENT_TIMEOUT_MS,
     mtu: positiveInt(obj, 'mtu', 0, 65_535),
-    ...(prev ? { prevResult: prev as CniResult } : {}),
+    ...(prev ? { prevResult: prev } : {}),
     raw: text,
   };
 }
