@@ -13,6 +13,7 @@ import { runRoot, type Supervisor } from '../supervisors/index.js';
 import { inspectTlsFiles } from '../deploy/certs/check.js';
 import { startHealth, type HealthServer } from './health.js';
 import { newInstanceId } from './process-identity.js';
+import { watchParent } from '../core/parent-watch.js';
 
 interface TlsConfigs {
   readonly nats?: { readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } };
@@ -68,6 +69,7 @@ export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; n
     console.error(`${name}: ${tlsProblem}`);
     process.exit(2);
   }
+  watchParent();
   const logs = createLogs(config.logging, name);
   const instanceId = newInstanceId(systemRandom);
   logs.for('process').info({ node: config.node.name, instanceId, config: configPath }, `${name} starting`);

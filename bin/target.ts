@@ -22,6 +22,7 @@ import { P4RuntimeServer, type ServerTls } from '../p4/target/server.js';
 import { ReloadingCertificates } from '../p4/target/cert-reload.js';
 import { TapDataplane } from '../p4/target/tap-dataplane.js';
 import { loadTap } from '../p4/target/tap/tap.js';
+import { watchParent } from '../core/parent-watch.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,4 +111,5 @@ const stop = (signal: string): void => {
   void server.close(1000).then(() => process.exit(0));
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
+watchParent(); // started by a launcher of ours: stop when it is gone
 process.on('SIGINT', () => stop('SIGINT'));

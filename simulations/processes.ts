@@ -71,7 +71,8 @@ export class ManagedProcess {
     const argv = [...args, ...this.options.args];
     // A process group of its own: a terminal's Ctrl-C reaches only the launcher, which stops its
     // processes in order (by PID), as systemd would, instead of every one at once.
-    const options = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], detached: true };
+    // INFRA_EXIT_WITH_PARENT: the child stops when this launcher is gone (core/parent-watch.ts).
+    const options = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], detached: true, env: { ...process.env, INFRA_EXIT_WITH_PARENT: String(process.pid) } };
     const child = this.options.netns ? spawn('ip', ['netns', 'exec', this.options.netns, command, ...argv], options) : spawn(command, argv, options);
     this.child = child;
     this.starts++;
