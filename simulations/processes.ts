@@ -17,10 +17,15 @@ const root = fromSources ? join(here, '..') : join(here, '..', '..');
 
 /** The command line that runs bin/<name> in this checkout. */
 export function binCommand(name: string): { command: string; args: string[] } {
+  return moduleCommand(`bin/${name}`);
+}
+
+/** The command line that runs one of our modules (a path from the root, no extension), e.g. simulations/fuzz/fuzz-cli. */
+export function moduleCommand(module: string): { command: string; args: string[] } {
   if (fromSources) {
-    return { command: process.execPath, args: ['--import', 'tsx', join(root, 'bin', `${name}.ts`)] };
+    return { command: process.execPath, args: ['--import', 'tsx', join(root, `${module}.ts`)] };
   }
-  const js = join(root, 'dist', 'bin', `${name}.js`);
+  const js = join(root, 'dist', `${module}.js`);
   if (!existsSync(js)) throw new Error(`${js} is missing: run npm run build`);
   return { command: process.execPath, args: [js] };
 }

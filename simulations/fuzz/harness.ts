@@ -1,0 +1,98 @@
+/**
+ * What every fuzz target reports to the unified runner (`npm run fuzz`, `fuzz-cli.ts`): rows of
+ * target × category with the oracle's counts, a progress line while it runs, the summary table
+ * at the end and the last line's JSON. Each target keeps its own generator and oracle; this file
+ * only adds them up the same way.
+ *
+ * @example
+ * const rows = await adapter.run({ seed: 1, cases: 1000, progress });
+ * console.log(summaryTable(rows));
+ * console.log(JSON.stringify(finalLine(rows, rssGrowthMb)));
+ */
+
+/** One target × category: how many cases ran and what the oracle found. */
+export interface FuzzRow {
+  readonly target: string;
+  readonly category: string;
+  cases: number;
+  /** The target process exited or restarted, or printed a fatal error. */
+  crashes: number;
+  /** A request (or a valid probe) got no answer within its deadline. */
+  hangs: number;
+  /** A rejected input changed the target's state (tables, KV, intent, allocations). */
+  stateChanges: number;
+  /** An answer other than the one the oracle predicted (a wrong status, an untyped error). */
+  mismatches: number;
+  /** Growth of the target process's RSS over the run, in MB. */
+  rssGrowthMb: number;
+  /** The first few findings, for the report. */
+  findings: string[];
+}
+
+export function row(target: string, category: string): FuzzRow {
+  return { target, category, cases: 0, crashes: 0, hangs: 0, stateChanges: 0, mismatches: 0, rssGrowthMb: 0, findings: [] };
+}
+
+/** A target the runner can drive: a seed and a budget in, rows out. */
+export interface FuzzAdapter {
+  readonly name: string;
+  /** Relative cost of one case (a budget is split in proportion to 1/cost). */
+  readonly costWeight: number;
+  /** Smallest useful budget (e.g. one round of every attack kind). */
+  readonly minCases: number;
+  run(options: { seed: number; cases: number; progress: (done: number) => void }): Promise<FuzzRow[]>;
+}
+
+/** A one-line progress bar on stderr (only when it is a terminal). */
+export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): (done: number) => void {
+  let last = -1;
+  return (done) => {
+    if (!stream.isTTY) return;
+    const pct = total === 0 ? 100 : Math.min(100, Math.floor((done / total) * 100));
+    if (pct === last) return;
+    last = pct;
+    const width = 30;
+    const filled = Math.round((pct / 100) * width);
+    stream.write(`\r${label.padEnd(16)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${done}/${total}${pct === 100 ? '\n' : ''}`);
+  };
+}
+
+/** The table printed at the end: one line per target × category, and totals. */
+export function summaryTable(rows: readonly FuzzRow[]): string {
+  const head = ['target', 'category', 'cases', 'crashes', 'hangs', 'state', 'mismatch', 'rss MB'];
+  const body = rows.map((r) => [r.target, r.category, String(r.cases), String(r.crashes), String(r.hangs), String(r.stateChanges), String(r.mismatches), r.rssGrowthMb.toFixed(1)]);
+  const total = totals(rows);
+  body.push(['total', `${new Set(rows.map((r) => r.category)).size} categories`, String(total.cases), String(total.crashes), String(total.hangs), String(total.stateChanges), String(total.mismatches), '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+export function totals(rows: readonly FuzzRow[]): { cases: number; crashes: number; hangs: number; stateChanges: number; mismatches: number } {
+  return rows.reduce(
+    (t, r) => ({ cases: t.cases + r.cases, crashes: t.crashes + r.crashes, hangs: t.hangs + r.hangs, stateChanges: t.stateChanges + r.stateChanges, mismatches: t.mismatches + r.mismatches }),
+    { cases: 0, crashes: 0, hangs: 0, stateChanges: 0, mismatches: 0 },
+  );
+}
+
+/** The last line of every run. */
+export function finalLine(rows: readonly FuzzRow[]): Record<string, unknown> {
+  const t = totals(rows);
+  return {
+    fuzz: 'done',
+    cases: t.cases,
+    categories: new Set(rows.map((r) => r.category)).size,
+    crashes: t.crashes,
+    hangs: t.hangs,
+    state_changes: t.stateChanges,
+    oracle_mismatches: t.mismatches,
+    rss_growth_mb: Math.round(Math.max(0, ...rows.map((r) => r.rssGrowthMb)) * 10) / 10,
+  };
+}
+
+/** Splits `total` cases over adapters in proportion to 1/costWeight, each at least its minimum. */
+export function splitBudget(adapters: readonly FuzzAdapter[], total: number): Map<string, number> {
+  const inverse = adapters.map((a) => 1 / a.costWeight);
+  const sum = inverse.reduce((a, b) => a + b, 0);
+  return new Map(adapters.map((a, i) => [a.name, Math.max(a.minCases, Math.floor((total * inverse[i]!) / sum))]));
+}
