@@ -49,10 +49,24 @@ function method(name: string): { req: protobuf.Type; res: protobuf.Type; path: s
   return { req: m.resolvedRequestType!, res: m.resolvedResponseType!, path: `/p4.v1.P4Runtime/${name}` };
 }
 
+/** How long a call may take: a target that stops answering must not hold its caller forever. */
+export interface CallTimeouts {
+  /** Deadline of a unary call (Write, pipeline, Capabilities). Default 30 s. */
+  readonly callMs?: number;
+  /** A Read is cancelled when no response message arrives for this long. Default 15 s. */
+  readonly readIdleMs?: number;
+}
+
+const DEADLINE_EXCEEDED = 4;
+
 export class P4RuntimeClient {
   private readonly client: Client;
+  private readonly callMs: number;
+  private readonly readIdleMs: number;
 
-  constructor(address: string, tls?: ClientTls) {
+  constructor(address: string, tls?: ClientTls, timeouts: CallTimeouts = {}) {
+    this.callMs = timeouts.callMs ?? 30_000;
+    this.readIdleMs = timeouts.readIdleMs ?? 15_000;
     const creds = tls ? ChannelCredentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : ChannelCredentials.createInsecure();
     this.client = new Client(address, creds, {
       'grpc.max_receive_message_length': 64 << 20,
@@ -92,23 +106,42 @@ export class P4RuntimeClient {
   unaryRaw(name: string, bytes: Uint8Array): Promise<Msg> {
     const { res, path } = method(name);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(path, (b: Uint8Array) => Buffer.from(b), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), bytes, (e, r) =>
+      this.client.makeUnaryRequest(path, (b: Uint8Array) => Buffer.from(b), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), bytes, { deadline: Date.now() + this.callMs }, (e, r) =>
         e ? reject(toP4Error(e)) : resolve(r as Msg),
       );
     });
   }
 
-  /** Reads every entity the request matches (all response messages, flattened). */
+  /**
+   * Reads every entity the request matches (all response messages, flattened). A Read may be
+   * long (every table of a big node) but not silent: no message for `readIdleMs` cancels it.
+   */
   read(req: Msg): Promise<Msg[]> {
     const { req: reqType, path } = method('Read');
     const call = this.client.makeServerStreamRequest(path, (m: Msg) => Buffer.from(reqType.encode(reqType.fromObject(m)).finish()), decodeReadResponse, req);
     const out: Msg[] = [];
     return new Promise((resolve, reject) => {
+      let idle: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          reject(new P4RuntimeError(DEADLINE_EXCEEDED, `Read: no response for ${this.readIdleMs} ms`, []));
+          call.cancel();
+        }, this.readIdleMs);
+      };
+      arm();
       call.on('data', (entities: Msg[]) => {
+        arm();
         for (const e of entities) out.push(e);
       });
-      call.on('error', (e: ServiceError) => reject(toP4Error(e)));
-      call.on('end', () => resolve(out));
+      call.on('error', (e: ServiceError) => {
+        clearTimeout(idle);
+        reject(toP4Error(e));
+      });
+      call.on('end', () => {
+        clearTimeout(idle);
+        resolve(out);
+      });
     });
   }
 
@@ -126,6 +159,7 @@ export class P4RuntimeClient {
         serialize ?? ((m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish())),
         (buf: Buffer) => res.toObject(res.decode(buf), OBJECT),
         request,
+        { deadline: Date.now() + this.callMs },
         (e, r) => (e ? reject(toP4Error(e)) : resolve(r as Msg)),
       );
     });
@@ -205,11 +239,17 @@ function toP4Error(e: ServiceError): P4RuntimeError {
   const bin = e.metadata?.get('grpc-status-details-bin')[0];
   let details: { canonical_code: number; message: string }[] = [];
   if (bin instanceof Buffer) {
-    const status = p4Types.Status.decode(bin) as unknown as { details: { type_url: string; value: Uint8Array }[] };
-    details = status.details.map((any) => {
-      const err = p4Types.Error.toObject(p4Types.Error.decode(any.value), { defaults: true }) as { canonical_code: number; message: string };
-      return { canonical_code: err.canonical_code, message: err.message };
-    });
+    // The target's bytes: undecodable details are dropped (the status code stands), never thrown
+    // out of grpc-js's callback, where they killed the process (found by simulations/fuzz/evil-target.ts).
+    try {
+      const status = p4Types.Status.decode(bin) as unknown as { details: { type_url: string; value: Uint8Array }[] };
+      details = status.details.map((any) => {
+        const err = p4Types.Error.toObject(p4Types.Error.decode(any.value), { defaults: true }) as { canonical_code: number; message: string };
+        return { canonical_code: err.canonical_code, message: err.message };
+      });
+    } catch {
+      details = [];
+    }
   }
   const first = details.find((d) => d.canonical_code !== 0);
   return new P4RuntimeError(e.code, first ? `${e.details}: ${first.message}` : e.details, details);

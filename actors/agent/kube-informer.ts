@@ -127,6 +127,8 @@ export class KubeApi {
       items.push(...next.items);
       cont = next.metadata?._continue;
     }
+    // The library's cache throws (outside any handler) on an item without metadata: a failed list.
+    if (!items.every((i) => isObject(i) && isObject(i.metadata))) throw new Error('malformed list: an item without metadata');
     return { ...first, items };
   }
 
@@ -206,7 +208,16 @@ class GuardedWatch {
     const onEvent = (phase: string, obj: unknown, raw?: unknown): void => {
       if (finished) return;
       arm();
-      callback(phase, obj, raw);
+      // The library applies the event to its cache in an async handler that rejects on a
+      // malformed object (no metadata, null): that is a failed watch, restarted with back-off,
+      // not an unhandled rejection that kills the agent (found by simulations/fuzz/evil-kube.ts).
+      if (!isObject(obj) || (phase !== 'ERROR' && !isObject(obj.metadata))) return finish(new Error(`watch ${path}: malformed ${String(phase)} event`));
+      try {
+        const out: unknown = callback(phase, obj, raw);
+        if (out instanceof Promise) out.catch((e: unknown) => finish(e));
+      } catch (e) {
+        finish(e);
+      }
     };
     try {
       inner = await this.inner.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds }, onEvent, finish);
@@ -221,4 +232,8 @@ class GuardedWatch {
   abortAll(): void {
     for (const ac of [...this.open]) ac.abort();
   }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
