@@ -112,6 +112,10 @@ const p4Schema = z
     resyncMs: z.number().int().min(100).max(86_400_000).default(60_000),
     /** Updates per Write RPC. */
     batchSize: z.number().int().min(1).max(100_000).default(2_000),
+    /** Deadline of a unary P4Runtime call (Write, pipeline): a target that stops answering is reconnected. */
+    callTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** A Read with no response message for this long is cancelled (a big Read may be long, never silent). */
+    readIdleMs: z.number().int().min(100).max(600_000).default(15_000),
     /** Mutual TLS is the default: a target without it must be asked for (tests). */
     insecure: z.boolean().default(false),
   })

@@ -244,6 +244,7 @@ function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoc
         input: {
           address: p4.target,
           ...(tls ? { tls } : {}),
+          timeouts: { callMs: p4.callTimeoutMs, readIdleMs: p4.readIdleMs },
           deviceId: p4.deviceId,
           electionId: BigInt(epoch),
           p4infoJson: P4INFO_JSON,

@@ -23,7 +23,7 @@ import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xst
 import type { Random } from '../../../core/random.js';
 import type { Keyed, WireEntity } from '../../../p4/desired.js';
 import { diffEntities } from '../../../p4/desired.js';
-import { P4RuntimeClient, type ClientTls } from '../../../p4/runtime-client.js';
+import { P4RuntimeClient, type CallTimeouts, type ClientTls } from '../../../p4/runtime-client.js';
 import { toUint128 } from '../../../p4/uint128.js';
 import { SHUTDOWN_EVENT } from '../../../supervisors/index.js';
 import {
@@ -46,6 +46,8 @@ import {
 export interface SessionInput {
   readonly address: string;
   readonly tls?: ClientTls;
+  /** Deadlines of the P4Runtime calls (a target that stops answering must not wedge the session). */
+  readonly timeouts?: CallTimeouts;
   readonly deviceId: number;
   /** The leadership lease's epoch: our P4Runtime election id. */
   readonly electionId: bigint;
@@ -137,8 +139,8 @@ export const sessionLogic = setup({
   types: { context: {} as SessionContext, events: {} as SessionEvent, input: {} as SessionInput },
   actors: {
     stream: streamLogic,
-    connect: fromPromise<P4RuntimeClient, { address: string; tls: ClientTls | undefined }>(async ({ input }) => {
-      const client = new P4RuntimeClient(input.address, input.tls);
+    connect: fromPromise<P4RuntimeClient, { address: string; tls: ClientTls | undefined; timeouts: CallTimeouts | undefined }>(async ({ input }) => {
+      const client = new P4RuntimeClient(input.address, input.tls, input.timeouts);
       try {
         await client.waitReady(3000);
         return client;
@@ -222,7 +224,7 @@ export const sessionLogic = setup({
     connecting: {
       invoke: {
         src: 'connect',
-        input: ({ context }) => ({ address: context.address, tls: context.tls }),
+        input: ({ context }) => ({ address: context.address, tls: context.tls, timeouts: context.timeouts }),
         onDone: { target: 'connected', actions: assign({ client: ({ event }) => event.output }) },
         onError: { target: 'backoff', actions: 'noteError' },
       },
