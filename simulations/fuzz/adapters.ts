@@ -18,6 +18,7 @@ import { cniFuzzTarget, p4rtFuzzTarget, rssKb, runHttp2Fuzz, type Http2FuzzRepor
 import { fuzzNode } from './node-fuzz.js';
 import { runExecFuzz, runPluginFuzz, type ExecFuzzReport, type PluginFuzzReport } from './cni-fuzz.js';
 import { runP4rtFuzz } from './p4rt-fuzz.js';
+import { runEvilTarget } from './evil-target-process.js';
 
 const mb = (kb: number | undefined) => (kb ?? 0) / 1024;
 
@@ -220,4 +221,31 @@ export const p4rtAdapter: FuzzAdapter = {
   },
 };
 
-export const ADAPTERS: readonly FuzzAdapter[] = [busAdapter, p4rtAdapter, cniPluginAdapter, cniExecAdapter, http2TargetAdapter, http2CniAdapter];
+/** The manager's P4Runtime client facing a malicious target: one case is one hostile connection. */
+export const evilTargetAdapter: FuzzAdapter = {
+  name: 'evil-target',
+  costWeight: 2000,
+  minCases: 11,
+  async run({ seed, cases, progress }) {
+    const report = await runEvilTarget({ seed, attempts: cases, lifeMs: 600, maxMs: Math.max(60_000, cases * 3000) });
+    progress(cases);
+    const rows = new Map<string, FuzzRow>();
+    for (const [scenario, n] of Object.entries(report.stats.byScenario)) {
+      const r = row('manager', `evil-target-${scenario}`);
+      r.cases = n;
+      rows.set(scenario, r);
+    }
+    const first = [...rows.values()][0] ?? row('manager', 'evil-target');
+    first.rssGrowthMb = Math.max(0, report.rss.growthKb / 1024);
+    if (!report.alive || report.fatal.length > 0) {
+      first.crashes++;
+      first.findings.push(`manager exited or printed fatal: ${JSON.stringify(report.exit)} ${report.fatal.slice(0, 3).join('; ')}`);
+    }
+    first.hangs += report.probes.failed + (report.converged ? 0 : 1);
+    for (const f of report.probes.failures.slice(0, 5)) first.findings.push(f);
+    if (!report.converged) first.findings.push('did not reconcile against the good target afterwards');
+    return [...rows.values()];
+  },
+};
+
+export const ADAPTERS: readonly FuzzAdapter[] = [busAdapter, p4rtAdapter, cniPluginAdapter, cniExecAdapter, http2TargetAdapter, http2CniAdapter, evilTargetAdapter];
