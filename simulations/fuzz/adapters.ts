@@ -16,7 +16,9 @@ import { row, type FuzzAdapter, type FuzzRow } from './harness.js';
 import { ATTACK_KINDS } from './http2-anomalies.js';
 import { cniFuzzTarget, p4rtFuzzTarget, rssKb, runHttp2Fuzz, type Http2FuzzReport } from './http2-fuzz.js';
 import { fuzzNode } from './node-fuzz.js';
-import { runExecFuzz, runPluginFuzz, type ExecFuzzReport, type PluginFuzzReport } from './cni-fuzz.js';
+import { pluginCases, runExecFuzz, runPluginFuzz, worldIn, type ExecFuzzReport, type PluginFuzzReport } from './cni-fuzz.js';
+import { predictPlugin } from './cni-json.js';
+import { saveCorpus, toCorpus, type CorpusCase } from './corpus.js';
 import { runP4rtFuzz } from './p4rt-fuzz.js';
 import { runEvilTarget } from './evil-target-process.js';
 
@@ -161,17 +163,37 @@ function cniRows(target: string, report: PluginFuzzReport | ExecFuzzReport, rssG
   return [...rows.values()];
 }
 
+/**
+ * The failing cases of a plugin run, as corpus entries expecting what the oracle predicts (so
+ * that, saved under test/fuzz/corpus/, npm test fails until the plugin is fixed, then guards it).
+ */
+export function pluginFindings(dir: string, seed: number, count: number, failures: readonly { input: string }[]): CorpusCase[] {
+  if (failures.length === 0) return [];
+  const world = worldIn(dir);
+  const wanted = new Set(failures.map((f) => f.input));
+  const out: CorpusCase[] = [];
+  for (const c of pluginCases(world, seed, count)) {
+    if (wanted.has(`#${c.index} ${c.kind} ${c.command}: ${c.note}`)) out.push({ ...toCorpus(c, predictPlugin(c, world), world, seed), category: `finding-${c.kind}` });
+  }
+  return out;
+}
+
 /** The CNI plugin's entry, in process, against malformed netconf and environments (cni-fuzz.ts). */
 export const cniPluginAdapter: FuzzAdapter = {
   name: 'cni-plugin',
   costWeight: 4,
   minCases: 300,
-  async run({ seed, cases, progress }) {
+  async run({ seed, cases, progress, saveFindings }) {
     const dir = await mkdtemp(join(tmpdir(), 'ioff-fuzz-plugin-'));
     try {
       const report = await runPluginFuzz({ dir, seed, count: cases });
       progress(cases);
-      return cniRows('cni-plugin', report, report.rssGrowthBytes / 2 ** 20);
+      const rows = cniRows('cni-plugin', report, report.rssGrowthBytes / 2 ** 20);
+      if (saveFindings) {
+        const saved = await saveCorpus(join(saveFindings, 'cni-plugin'), pluginFindings(dir, seed, cases, report.failures));
+        if (saved.length > 0 && rows[0]) rows[0].findings.push(`saved as regression cases: ${saved.join(', ')}`);
+      }
+      return rows;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

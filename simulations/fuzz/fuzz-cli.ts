@@ -1,12 +1,14 @@
 /**
- * npm run fuzz -- [--target all|NAME[,NAME…]] [--seed S] [--cases N]
+ * npm run fuzz -- [--target all|NAME[,NAME…]] [--seed S] [--cases N] [--save-findings DIR]
  *
  * The unified fuzz runner: N cases split over the chosen targets in proportion to their speed
  * (each at least one round of every category), each target started as its own processes and
  * checked by its own oracle; a progress bar per target, a summary table per target × category,
  * and as the last line {"fuzz":"done","cases":…,"categories":…,"crashes":0,"hangs":0,
  * "state_changes":0,"oracle_mismatches":0,"rss_growth_mb":…}. The same seed runs the same cases.
- * Exits 1 on any crash, hang, state change or mismatch (the findings are printed).
+ * Exits 1 on any crash, hang, state change or mismatch (the findings are printed). With
+ * --save-findings (e.g. test/fuzz/corpus), failing cases of targets that can replay them are saved
+ * there as regression cases expecting the oracle's answer: npm test fails until they are fixed.
  */
 import { parseArgs } from 'node:util';
 import { ADAPTERS } from './adapters.js';
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     target: { type: 'string', default: 'all' },
     seed: { type: 'string', default: '4242' },
     cases: { type: 'string', default: '20000' },
+    'save-findings': { type: 'string' },
   },
 });
 const seed = Number(values.seed);
@@ -35,7 +38,7 @@ for (const adapter of chosen) {
   const n = budget.get(adapter.name)!;
   const t0 = Date.now();
   try {
-    rows.push(...(await adapter.run({ seed, cases: n, progress: progressBar(adapter.name, n) })));
+    rows.push(...(await adapter.run({ seed, cases: n, progress: progressBar(adapter.name, n), ...(values['save-findings'] ? { saveFindings: values['save-findings'] } : {}) })));
   } catch (e) {
     rows.push({ target: adapter.name, category: 'harness', cases: 0, crashes: 1, hangs: 0, stateChanges: 0, mismatches: 0, rssGrowthMb: 0, findings: [`the run failed: ${(e as Error).message}`] });
   }

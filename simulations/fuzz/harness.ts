@@ -40,7 +40,8 @@ export interface FuzzAdapter {
   readonly costWeight: number;
   /** Smallest useful budget (e.g. one round of every attack kind). */
   readonly minCases: number;
-  run(options: { seed: number; cases: number; progress: (done: number) => void }): Promise<FuzzRow[]>;
+  /** `saveFindings`: a corpus directory to save failing cases into (targets that can replay them). */
+  run(options: { seed: number; cases: number; progress: (done: number) => void; saveFindings?: string }): Promise<FuzzRow[]>;
 }
 
 /** A one-line progress bar on stderr (only when it is a terminal). */

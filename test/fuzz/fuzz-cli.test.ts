@@ -2,7 +2,9 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { moduleCommand } from '../../simulations/processes.js';
-import { ADAPTERS } from '../../simulations/fuzz/adapters.js';
+import { ADAPTERS, pluginFindings } from '../../simulations/fuzz/adapters.js';
+import { pluginCases, worldIn } from '../../simulations/fuzz/cni-fuzz.js';
+import { predictPlugin } from '../../simulations/fuzz/cni-json.js';
 import { finalLine, row, splitBudget, summaryTable } from '../../simulations/fuzz/harness.js';
 
 function runCli(args: string[]): Promise<{ code: number | null; lines: string[] }> {
@@ -44,6 +46,18 @@ describe('npm run fuzz (the unified runner)', function () {
     expect(last.cases).to.be.at.least(3000);
     expect(last.categories).to.be.at.least(20);
     for (const a of ADAPTERS) expect(lines.some((l) => l.startsWith(`${a.name}: done`)), a.name).to.equal(true);
+  });
+
+  it('turns a plugin finding back into its case, saved expecting what the oracle predicts', function () {
+    const dir = '/tmp/ioff-not-created';
+    const cases = [...pluginCases(worldIn(dir), 5, 40)];
+    const victim = cases.at(-3)!;
+    const saved = pluginFindings(dir, 5, 40, [{ input: `#${victim.index} ${victim.kind} ${victim.command}: ${victim.note}` }]);
+    expect(saved).to.have.length(1);
+    const p = predictPlugin(victim, worldIn(dir));
+    expect(saved[0]).to.deep.include({ target: 'cni-plugin', category: `finding-${victim.kind}`, seed: 5, index: victim.index });
+    expect(saved[0]!.expected).to.deep.equal({ exitCode: p.exitCode, ...(p.code !== undefined ? { code: p.code } : {}), output: p.output });
+    expect(pluginFindings(dir, 5, 40, [])).to.deep.equal([]);
   });
 
   it('refuses a target it does not know (exit 2)', async function () {
