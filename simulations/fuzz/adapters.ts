@@ -29,6 +29,7 @@ export const busAdapter: FuzzAdapter = {
   name: 'bus',
   costWeight: 1,
   minCases: 2_000,
+  maxCasesPerRun: 100_000,
   async run({ seed, cases, progress }) {
     const fatal: string[] = [];
     const local = await startLocalNode({
@@ -113,6 +114,7 @@ export const http2TargetAdapter: FuzzAdapter = {
   name: 'http2-target',
   costWeight: 400,
   minCases: ATTACK_KINDS.length,
+  maxCasesPerRun: 300,
   async run({ seed, cases, progress }) {
     const target = await startTarget();
     try {
@@ -130,6 +132,7 @@ export const http2CniAdapter: FuzzAdapter = {
   name: 'http2-cni',
   costWeight: 400,
   minCases: ATTACK_KINDS.length,
+  maxCasesPerRun: 300,
   async run({ seed, cases, progress }) {
     const dir = await mkdtemp(join(tmpdir(), 'ioff-fuzz-cni-'));
     const server = await startCniServerProcess({ socketPath: join(dir, 'cni.sock') });
@@ -183,6 +186,7 @@ export const cniPluginAdapter: FuzzAdapter = {
   name: 'cni-plugin',
   costWeight: 4,
   minCases: 300,
+  maxCasesPerRun: 20_000,
   async run({ seed, cases, progress, saveFindings }) {
     const dir = await mkdtemp(join(tmpdir(), 'ioff-fuzz-plugin-'));
     try {
@@ -205,6 +209,7 @@ export const cniExecAdapter: FuzzAdapter = {
   name: 'cni-exec',
   costWeight: 100,
   minCases: 30,
+  maxCasesPerRun: 2_000,
   async run({ seed, cases, progress }) {
     const dir = await mkdtemp(join(tmpdir(), 'ioff-fuzz-exec-'));
     try {
@@ -222,6 +227,7 @@ export const p4rtAdapter: FuzzAdapter = {
   name: 'p4rt',
   costWeight: 1,
   minCases: 200,
+  maxCasesPerRun: 20_000, // a run plans its updates and malformed requests up front
   async run({ seed, cases, progress }) {
     const updates = Math.ceil(cases * 0.6);
     const report = await runP4rtFuzz({ seed, updates, malformed: cases - updates });
@@ -248,6 +254,7 @@ export const evilTargetAdapter: FuzzAdapter = {
   name: 'evil-target',
   costWeight: 2000,
   minCases: 11,
+  maxCasesPerRun: 50,
   async run({ seed, cases, progress }) {
     const report = await runEvilTarget({ seed, attempts: cases, lifeMs: 600, maxMs: Math.max(60_000, cases * 3000) });
     progress(cases);

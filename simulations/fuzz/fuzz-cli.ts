@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ADAPTERS } from './adapters.js';
-import { finalLine, progressBar, splitBudget, summaryTable, totals, type FuzzRow } from './harness.js';
+import { chunkSeed, finalLine, mergeRows, progressBar, splitBudget, summaryTable, totals, type FuzzRow } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +38,16 @@ for (const adapter of chosen) {
   const n = budget.get(adapter.name)!;
   const t0 = Date.now();
   try {
-    rows.push(...(await adapter.run({ seed, cases: n, progress: progressBar(adapter.name, n), ...(values['save-findings'] ? { saveFindings: values['save-findings'] } : {}) })));
+    const per = adapter.maxCasesPerRun ?? n;
+    const bar = progressBar(adapter.name, n);
+    const mine: FuzzRow[] = [];
+    for (let i = 0, done = 0; done < n; i++) {
+      const chunk = Math.min(per, n - done);
+      const base = done;
+      mine.push(...(await adapter.run({ seed: chunkSeed(seed, i), cases: chunk, progress: (k) => bar(base + k), ...(values['save-findings'] ? { saveFindings: values['save-findings'] } : {}) })));
+      done += chunk;
+    }
+    rows.push(...mergeRows(mine));
   } catch (e) {
     rows.push({ target: adapter.name, category: 'harness', cases: 0, crashes: 1, hangs: 0, stateChanges: 0, mismatches: 0, rssGrowthMb: 0, findings: [`the run failed: ${(e as Error).message}`] });
   }

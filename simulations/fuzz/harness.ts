@@ -40,6 +40,11 @@ export interface FuzzAdapter {
   readonly costWeight: number;
   /** Smallest useful budget (e.g. one round of every attack kind). */
   readonly minCases: number;
+  /**
+   * Largest budget of one run: a bigger one is split into runs of this size with derived seeds
+   * (fresh processes each; generators that plan a run up front stay bounded in memory).
+   */
+  readonly maxCasesPerRun?: number;
   /** `saveFindings`: a corpus directory to save failing cases into (targets that can replay them). */
   run(options: { seed: number; cases: number; progress: (done: number) => void; saveFindings?: string }): Promise<FuzzRow[]>;
 }
@@ -89,6 +94,32 @@ export function finalLine(rows: readonly FuzzRow[]): Record<string, unknown> {
     oracle_mismatches: t.mismatches,
     rss_growth_mb: Math.round(Math.max(0, ...rows.map((r) => r.rssGrowthMb)) * 10) / 10,
   };
+}
+
+/** The seed of chunk `i` of a run split into chunks (chunk 0 keeps the run's seed). */
+export function chunkSeed(seed: number, i: number): number {
+  return i === 0 ? seed : (Math.imul(seed, 7919) + i * 104_729) | 0;
+}
+
+/** Adds rows of the same target × category together (RSS: the largest growth seen). */
+export function mergeRows(rows: readonly FuzzRow[]): FuzzRow[] {
+  const out = new Map<string, FuzzRow>();
+  for (const r of rows) {
+    const key = `${r.target}\u0000${r.category}`;
+    const m = out.get(key);
+    if (!m) {
+      out.set(key, { ...r, findings: [...r.findings] });
+      continue;
+    }
+    m.cases += r.cases;
+    m.crashes += r.crashes;
+    m.hangs += r.hangs;
+    m.stateChanges += r.stateChanges;
+    m.mismatches += r.mismatches;
+    m.rssGrowthMb = Math.max(m.rssGrowthMb, r.rssGrowthMb);
+    m.findings.push(...r.findings.slice(0, Math.max(0, 5 - m.findings.length)));
+  }
+  return [...out.values()];
 }
 
 /** Splits `total` cases over adapters in proportion to 1/costWeight, each at least its minimum. */

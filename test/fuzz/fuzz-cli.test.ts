@@ -5,7 +5,7 @@ import { moduleCommand } from '../../simulations/processes.js';
 import { ADAPTERS, pluginFindings } from '../../simulations/fuzz/adapters.js';
 import { pluginCases, worldIn } from '../../simulations/fuzz/cni-fuzz.js';
 import { predictPlugin } from '../../simulations/fuzz/cni-json.js';
-import { finalLine, row, splitBudget, summaryTable } from '../../simulations/fuzz/harness.js';
+import { chunkSeed, finalLine, mergeRows, row, splitBudget, summaryTable } from '../../simulations/fuzz/harness.js';
 
 function runCli(args: string[]): Promise<{ code: number | null; lines: string[] }> {
   const { command, args: base } = moduleCommand('simulations/fuzz/fuzz-cli');
@@ -46,6 +46,24 @@ describe('npm run fuzz (the unified runner)', function () {
     expect(last.cases).to.be.at.least(3000);
     expect(last.categories).to.be.at.least(20);
     for (const a of ADAPTERS) expect(lines.some((l) => l.startsWith(`${a.name}: done`)), a.name).to.equal(true);
+  });
+
+  it('merges the rows of a run split into chunks, each chunk with its own derived seed', function () {
+    const a = row('t', 'k');
+    a.cases = 3;
+    a.rssGrowthMb = 5;
+    a.findings.push('x');
+    const b = row('t', 'k');
+    b.cases = 4;
+    b.hangs = 1;
+    b.rssGrowthMb = 2;
+    const c = row('t', 'other');
+    c.cases = 1;
+    const merged = mergeRows([a, b, c]);
+    expect(merged).to.have.length(2);
+    expect(merged[0]).to.deep.include({ cases: 7, hangs: 1, rssGrowthMb: 5, findings: ['x'] });
+    expect(chunkSeed(42, 0)).to.equal(42);
+    expect(new Set([0, 1, 2, 3].map((i) => chunkSeed(42, i))).size).to.equal(4);
   });
 
   it('turns a plugin finding back into its case, saved expecting what the oracle predicts', function () {
