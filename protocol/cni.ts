@@ -108,6 +108,13 @@ function anyIpv4(value: unknown): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff ? value : 0;
 }
 
+/** An MTU field: 0 (the agent's default) or MIN_MTU–MAX_MTU. */
+function mtuOf(value: unknown): number {
+  const mtu = typeof value === 'number' ? value : 0;
+  if (mtu !== 0 && (mtu < MIN_MTU || mtu > MAX_MTU)) throw new ValidationError('mtu', `${mtu} is outside ${MIN_MTU}–${MAX_MTU}`);
+  return mtu;
+}
+
 function addFromWire(w: WireMessage): CniAdd {
   const ref = podRefFromWire(w, false);
   const rawIps = Array.isArray(w.ips) ? (w.ips as WireMessage[]) : [];
@@ -125,9 +132,7 @@ function addFromWire(w: WireMessage): CniAdd {
     prefixLength: uint(r.dstPrefixLength ?? 0, `routes[${i}].dst_prefix_length`, 0, 32),
     gateway: anyIpv4(r.gateway),
   }));
-  const mtu = typeof w.mtu === 'number' ? w.mtu : 0;
-  if (mtu !== 0 && (mtu < MIN_MTU || mtu > MAX_MTU)) throw new ValidationError('mtu', `${mtu} is outside ${MIN_MTU}–${MAX_MTU}`);
-  return { ...ref, ips, routes, mtu };
+  return { ...ref, ips, routes, mtu: mtuOf(w.mtu) };
 }
 
 const MAC_TEXT = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -151,9 +156,7 @@ export const cniPrepareCodec: Codec<CniPrepare> = protoCodec<CniPrepare>(
   {
     toWire: (p) => ({ ...p }),
     fromWire: (w) => {
-      const mtu = typeof w.mtu === 'number' ? w.mtu : 0;
-      if (mtu !== 0 && (mtu < MIN_MTU || mtu > MAX_MTU)) throw new ValidationError('mtu', `${mtu} is outside ${MIN_MTU}–${MAX_MTU}`);
-      return { containerId: containerId(w.containerId, 'container_id'), netns: netnsRef(w.netns, 'netns'), ifname: interfaceName(w.ifname, 'ifname'), mtu };
+      return { containerId: containerId(w.containerId, 'container_id'), netns: netnsRef(w.netns, 'netns'), ifname: interfaceName(w.ifname, 'ifname'), mtu: mtuOf(w.mtu) };
     },
   },
   SMALL,

@@ -207,9 +207,9 @@ export interface PluginFuzzOptions {
   readonly kinds?: readonly CniJsonKind[];
 }
 
-export interface PluginFuzzReport {
+/** What the in-process and the exec runs both report. */
+interface CniRunReport {
   readonly seed: number;
-  /** Cases run: the truncations of one valid conf, then `count`. */
   readonly cases: number;
   readonly durationMs: number;
   readonly byKind: Partial<Record<CniJsonKind, number>>;
@@ -218,10 +218,13 @@ export interface PluginFuzzReport {
   /** Answers unlike the prediction (the first ones in `failures`). */
   readonly mismatches: number;
   readonly failures: readonly CniFuzzFailure[];
-  /** runPlugin threw, or a promise was rejected with nobody listening. */
   readonly crashes: number;
   readonly agentCalls: { readonly predicted: number; readonly observed: number };
   readonly ipamCalls: { readonly predicted: Record<CniCommand, number>; readonly observed: Record<CniCommand, number> };
+}
+
+/** `cases`: the truncations of one valid conf, then `count`; `crashes`: runPlugin threw, or a rejection nobody heard. */
+export interface PluginFuzzReport extends CniRunReport {
   /** Growth of this process's RSS over the run (noisy: the garbage collector decides). */
   readonly rssGrowthBytes: number;
   /** digestCases of the cases run. */
@@ -333,18 +336,8 @@ export interface ExecFuzzOptions {
   readonly timeoutMs?: number;
 }
 
-export interface ExecFuzzReport {
-  readonly seed: number;
-  readonly cases: number;
-  readonly durationMs: number;
-  readonly byKind: Partial<Record<CniJsonKind, number>>;
-  readonly byOutcome: Record<string, number>;
-  readonly mismatches: number;
-  readonly failures: readonly CniFuzzFailure[];
-  /** Runs that wrote to stderr, were killed by a signal or did not finish in time. */
-  readonly crashes: number;
-  readonly agentCalls: { readonly predicted: number; readonly observed: number };
-  readonly ipamCalls: { readonly predicted: Record<CniCommand, number>; readonly observed: Record<CniCommand, number> };
+/** `crashes`: runs that wrote to stderr, were killed by a signal or did not finish in time. */
+export interface ExecFuzzReport extends CniRunReport {
   readonly medianMs: number;
 }
 
