@@ -74,6 +74,7 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
     ip,
     pool: pool.value,
     stateFile,
+    state: { value: state.value }, // read once, above
     away: [{ index: GATEWAY_PORT, netns: pods.gatewayNetns }],
   });
   if (!opened.ok) return opened;

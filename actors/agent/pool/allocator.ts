@@ -75,6 +75,8 @@ export interface OpenOptions {
    * gateway namespace): never reported missing, shown there in the port map.
    */
   readonly away?: readonly { readonly index: number; readonly netns: string }[];
+  /** The state file's contents if the caller has read it already (undefined: no file); read here otherwise. */
+  readonly state?: { readonly value: PoolState | undefined };
 }
 
 const keyOf = (k: PodKey): string => `${k.containerId}\u0000${k.ifname}`;
@@ -94,7 +96,7 @@ export class PoolAllocator {
 
   /** Loads the state file, reconciles it with the kernel and persists the result. */
   static async open(opts: OpenOptions): Promise<Result<{ allocator: PoolAllocator; report: ReconcileReport }, PoolStateError | IpCommandError>> {
-    const state = await readState(opts.stateFile);
+    const state = opts.state ? { ok: true as const, value: opts.state.value } : await readState(opts.stateFile);
     if (!state.ok) return state;
     const allocator = new PoolAllocator(opts);
     const dropped = allocator.load(state.value);
