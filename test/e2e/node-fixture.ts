@@ -42,7 +42,7 @@ export interface BootedNode {
   close(): Promise<void>;
 }
 
-export async function bootNode(options: { pool?: number; logLevel?: string; onLog?: (process: string, line: unknown) => void } = {}): Promise<BootedNode> {
+export async function bootNode(options: { pool?: number; logLevel?: string; managers?: number; onLog?: (process: string, line: unknown) => void } = {}): Promise<BootedNode> {
   const net = new TestNet();
   const dir = await mkdtemp(join(tmpdir(), 'ioff-e2e-'));
   const children: ChildProcess[] = [];
@@ -64,6 +64,7 @@ export async function bootNode(options: { pool?: number; logLevel?: string; onLo
       logLevel: options.logLevel ?? 'warn',
       heartbeatMs: 200,
       podCidr: POD_SUBNET,
+      ...(options.managers ? { managers: options.managers } : {}),
       ...(options.onLog ? { onLog: options.onLog } : {}),
       pods: { prefix: net.prefix, poolNetns: hostNs, gatewayNetns: net.ns('gw') },
     });
