@@ -17,13 +17,14 @@
  *
  * Last line: {"bench":"cni","add_p50_ms":…,"exec_floor_p50_ms":…,"agent_p99_ms":…,"burst_pods":30,"burst_p99_ms":…,"del_p99_ms":…}
  */
-import { execFile as execFileCb, spawn } from 'node:child_process';
+import { execFile as execFileCb } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleCniPlugin } from '../../deploy/cni/bundle.js';
+import { cniEnv, execPlugin, type PluginRun } from '../../cni/runtime-exec.js';
 import { execIp } from '../../actors/agent/pool/ip.js';
 import { createPool } from '../../actors/agent/pool/setup.js';
 import { startLocalNode, type LocalNode } from '../local-node.js';
@@ -32,26 +33,6 @@ import type { LogLine } from '../processes.js';
 const run = promisify(execFileCb);
 const PODS = 30;
 const POOL = 64; // 62 pod slots: the sequential 30 are deleted before the burst of 30
-
-interface Timed {
-  code: number;
-  ms: number;
-  out: string;
-}
-
-function exec(cmd: string, args: string[], env: Record<string, string>, stdin: string): Promise<Timed> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => out.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, ms: performance.now() - started, out: Buffer.concat(out).toString('utf8') }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
-  });
-}
 
 const percentile = (xs: readonly number[], p: number): number => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -130,9 +111,9 @@ async function main(): Promise<void> {
       return { id: `bench${id}${n}`, path: `/var/run/netns/${name}` };
     };
     const cni = (command: string, pod: { id: string; path: string }) =>
-      exec(process.execPath, [plugin], { CNI_COMMAND: command, CNI_CONTAINERID: pod.id, CNI_IFNAME: 'eth0', CNI_NETNS: pod.path, CNI_PATH: '/usr/lib/cni', CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p${pod.id}` }, conf);
-    const must = (r: Timed, what: string) => {
-      if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.out.slice(0, 400)}`);
+      execPlugin(plugin, cniEnv({ command, containerId: pod.id, ifname: 'eth0', netns: pod.path, args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p${pod.id}` }), conf);
+    const must = (r: PluginRun, what: string) => {
+      if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${(r.stdout + r.stderr).slice(0, 400)}`);
       return r;
     };
 
@@ -158,7 +139,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < PODS; i++) {
       const pod = await newPod();
       adds.push(must(await cni('ADD', pod), 'ADD').ms);
-      floors.push((await exec(process.execPath, ['-e', '0'], {}, '')).ms);
+      floors.push((await execPlugin(process.execPath, {}, '', ['-e', '0'])).ms);
       pods.push(pod);
     }
     // The agent logs after replying; give the last lines a moment to arrive.

@@ -10,8 +10,10 @@
  * await cluster.apply(service('web', '10.96.0.10', [{ name: 'web', port: 80, targetPort: 8080 }]));
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cniEnv, execPlugin } from '../../cni/runtime-exec.js';
 import { bundleCniPlugin } from '../../deploy/cni/bundle.js';
 import { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/store.js';
@@ -34,7 +36,8 @@ export interface Pod {
 
 export interface ClusterOptions {
   readonly node: LocalNode;
-  readonly topo: Topology;
+  /** Pod namespaces are named `topo.podNs(name)`; container ids carry the run id. */
+  readonly topo: Pick<Topology, 'podNs' | 'runId'>;
   /** Where the plugin bundle and host-local's leases go (the run directory). */
   readonly dir: string;
 }
@@ -69,24 +72,9 @@ export class DemoCluster {
 
   private async cni(command: 'ADD' | 'DEL', name: string, id: string, path: string): Promise<{ code: number; out: string }> {
     this.plugin ??= await bundleCniPlugin(join(this.opts.dir, 'infra-cni.cjs'));
-    const env = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: id,
-      CNI_IFNAME: 'eth0',
-      CNI_NETNS: path,
-      CNI_PATH: '/usr/lib/cni',
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name}`,
-    };
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [this.plugin!], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, out }));
-      child.stdin.end(this.conf());
-    });
+    const env = cniEnv({ command, containerId: id, ifname: 'eth0', netns: path, args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name}` });
+    const r = await execPlugin(this.plugin, env, this.conf());
+    return { code: r.code, out: r.stdout + r.stderr };
   }
 
   /** A namespace, then CNI ADD (retried while the manager elects itself on a fresh node). */
@@ -119,7 +107,6 @@ export class DemoCluster {
 
   /** The pool port (P4 port id) the agent gave the pod, from its port map. */
   private async portOf(path: string): Promise<number> {
-    const { readFile } = await import('node:fs/promises');
     const map = JSON.parse(await readFile(join(this.opts.node.dir, 'agent-state', 'portmap.json'), 'utf8')) as { ports: { port: number; netns: string | null }[] };
     return map.ports.find((p) => p.netns === path)?.port ?? -1;
   }
@@ -143,15 +130,21 @@ export class DemoCluster {
     );
   }
 
-  /** Starts a long-running command in a pod; resolves once it printed `readyText` (if given). */
-  async serve(pod: Pod, argv: readonly string[], readyText?: string): Promise<ChildProcess> {
+  /** Starts a long-running command in a pod (killed by stop()). */
+  spawn(pod: Pod, argv: readonly string[]): ChildProcess {
     // `ip netns exec` execs in place: the PID is the command's own, so stop() can kill it.
     const child = spawn('ip', ['netns', 'exec', pod.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.push(child);
+    return child;
+  }
+
+  /** Starts a long-running command in a pod; resolves once it printed `readyText` (if given). */
+  async serve(pod: Pod, argv: readonly string[], readyText?: string): Promise<ChildProcess> {
+    const child = this.spawn(pod, argv);
     if (readyText) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${argv[0]} in ${pod.name} did not start`)), 10_000);
-        child.stdout.on('data', (d: Buffer) => {
+        child.stdout!.on('data', (d: Buffer) => {
           if (d.toString().includes(readyText)) {
             clearTimeout(timer);
             resolve();

@@ -103,7 +103,7 @@ export async function runInside(o: InsideOptions): Promise<number> {
     for (let i = 0; i < 400 && !(await access(node.cniSocket!).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
 
     say('\nThe cluster (pods through the real CNI plugin, objects through the API stand-in):');
-    cluster = new DemoCluster({ node, topo: { ...topo, podNs, remove: async () => undefined }, dir: node.dir });
+    cluster = new DemoCluster({ node, topo: { runId: topo.runId, podNs }, dir: node.dir });
     const setup = await Promise.race([buildCluster(cluster, say), interruption.then((r) => Promise.reject(new Error(r)))]);
     say('\nProofs:');
     const outcome = await Promise.race([

@@ -1,67 +1,24 @@
 /** Test helpers for the CNI plugin: bundle it once, exec it as a runtime does, read host-local leases. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleCniPlugin } from '../../deploy/cni/bundle.js';
+import { execPlugin, type PluginRun } from '../../cni/runtime-exec.js';
 
-export const CNI_BIN_DIR = '/usr/lib/cni';
-export const SUBNET = '10.244.77.0/24';
-export const GATEWAY = '10.244.77.1';
+export { CNI_BIN_DIR, cniEnv, type CallEnv } from '../../cni/runtime-exec.js';
+export type Exec = PluginRun;
 
-export interface Exec {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
+/** Runs the plugin (or any executable) as a runtime does: see cni/runtime-exec.ts. */
+export function execFile(file: string, args: string[], env: Record<string, string>, stdin: string): Promise<Exec> {
+  return execPlugin(file, env, stdin, args);
 }
 
+export const SUBNET = '10.244.77.0/24';
+export const GATEWAY = '10.244.77.1';
 
 /** Bundles bin/cni-plugin.ts the way `npm run build:cni` does, into `dir`. */
 export function bundlePlugin(dir: string): Promise<string> {
   return bundleCniPlugin(join(dir, 'infra-cni.cjs'));
-}
-
-/** Runs `file` (node script when it ends in .mjs) with only `env` (plus PATH) and `stdin`. */
-export function execFile(file: string, args: string[], env: Record<string, string>, stdin: string): Promise<Exec> {
-  const started = process.hrtime.bigint();
-  const [cmd, argv] = /\.[cm]?js$/.test(file) ? [process.execPath, [file, ...args]] : [file, args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-      }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
-  });
-}
-
-export interface CallEnv {
-  command: string;
-  containerId?: string;
-  ifname?: string;
-  netns?: string;
-  args?: string;
-}
-
-/** The CNI_* environment a runtime sets; undefined fields are left out. */
-export function cniEnv(c: CallEnv): Record<string, string> {
-  const env: Record<string, string> = { CNI_COMMAND: c.command, CNI_PATH: CNI_BIN_DIR };
-  if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
-  if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;
-  if (c.netns !== undefined) env.CNI_NETNS = c.netns;
-  if (c.args !== undefined) env.CNI_ARGS = c.args;
-  return env;
 }
 
 /** Our plugin's netconf with host-local IPAM recording leases under `dataDir`. */
