@@ -44,11 +44,11 @@ import {
 } from './intent.js';
 import { helloCodec, helloReplyCodec, heartbeatCodec, type Hello, type HelloReply } from './node.js';
 import {
-  fullStateCodec,
+  syncPageCodec,
   stateRequestCodec,
   stateSummaryCodec,
   syncRequestCodec,
-  type FullState,
+  type SyncPage,
   type StateRequest,
   type StateSummary,
   type SyncRequest,
@@ -68,12 +68,12 @@ export const managerMethods = {
     ServiceDelete,
     ChangeReply
   >,
-  sync: { op: 'sync', request: syncRequestCodec, response: fullStateCodec } as Method<SyncRequest, FullState>,
+  sync: { op: 'sync', request: syncRequestCodec, response: syncPageCodec } as Method<SyncRequest, SyncPage>,
 } as const;
 
 /** Served by the agent under infra.v1.<node>.agent. */
 export const agentMethods = {
-  sync: { op: 'sync', request: syncRequestCodec, response: fullStateCodec } as Method<SyncRequest, FullState>,
+  sync: { op: 'sync', request: syncRequestCodec, response: syncPageCodec } as Method<SyncRequest, SyncPage>,
 } as const;
 
 /**

@@ -20,13 +20,17 @@ import {
 import { instanceId, roleFromWire, roleToWire, type Role } from './node.js';
 import { wireType } from './root.js';
 
-/** Most pods or service ports one full-state message carries (beyond it, sync pages). */
+/** Most pods or service ports one page carries (the responder pages beyond it). */
 export const MAX_SYNC_ITEMS = 4096;
 
 export interface SyncRequest {
   readonly node: string;
   readonly from: Role;
   readonly instanceId: string;
+  /** The snapshot being paged through (0 or absent: take a new one). */
+  readonly snapshot?: number;
+  /** The first item wanted (pods, then services). */
+  readonly offset?: number;
 }
 
 export interface FullState {
@@ -35,6 +39,16 @@ export interface FullState {
   readonly host: HostInterface | undefined;
   readonly pods: readonly PodInterface[];
   readonly services: readonly ServicePort[];
+}
+
+/** One page of a responder's snapshot: `state` holds the items from `offset` on (the host on the first page). */
+export interface SyncPage {
+  readonly state: FullState;
+  readonly snapshot: number;
+  readonly offset: number;
+  /** Pods plus service ports in the whole snapshot. */
+  readonly total: number;
+  readonly more: boolean;
 }
 
 export interface StateRequest {
@@ -63,6 +77,8 @@ export const syncRequestCodec = protoCodec<SyncRequest>(
       node: nodeName(w.node, 'node'),
       from: roleFromWire(w.from, 'from'),
       instanceId: instanceId(w.instanceId, 'instance_id'),
+      snapshot: u64(w.snapshot, 'snapshot'),
+      offset: uint(w.offset, 'offset', 0, 0xffffffff),
     }),
   },
   { maxBytes: 4096, maxDepth: 1, maxFields: 64 },
@@ -74,24 +90,36 @@ function list(value: unknown, field: string): WireMessage[] {
   return items;
 }
 
-export const fullStateCodec = protoCodec<FullState>(
+export const syncPageCodec = protoCodec<SyncPage>(
   wireType('FullState'),
   {
-    toWire: (s) => ({
+    toWire: ({ state: s, snapshot, offset, total, more }) => ({
       node: s.node,
       revision: s.revision,
       hasHost: s.host !== undefined,
       host: s.host ? hostToWire(s.host) : undefined,
       pods: s.pods.map(podInterfaceToWire),
       services: s.services.map(servicePortToWire),
+      snapshot,
+      offset,
+      total,
+      more,
     }),
-    fromWire: (w) => ({
-      node: nodeName(w.node, 'node'),
-      revision: u64(w.revision, 'revision'),
-      host: w.hasHost === true ? hostFromWire((w.host ?? {}) as WireMessage, 'host.') : undefined,
-      pods: list(w.pods, 'pods').map((p, i) => podInterfaceFromWire(p, `pods[${i}].`)),
-      services: list(w.services, 'services').map((s, i) => servicePortFromWire(s, `services[${i}].`)),
-    }),
+    fromWire: (w) => {
+      const state: FullState = {
+        node: nodeName(w.node, 'node'),
+        revision: u64(w.revision, 'revision'),
+        host: w.hasHost === true ? hostFromWire((w.host ?? {}) as WireMessage, 'host.') : undefined,
+        pods: list(w.pods, 'pods').map((p, i) => podInterfaceFromWire(p, `pods[${i}].`)),
+        services: list(w.services, 'services').map((s, i) => servicePortFromWire(s, `services[${i}].`)),
+      };
+      const offset = uint(w.offset, 'offset', 0, 0xffffffff);
+      const total = uint(w.total, 'total', 0, 0xffffffff);
+      const more = w.more === true;
+      const end = offset + state.pods.length + state.services.length;
+      if (end > total || (!more && end !== total)) throw new ValidationError('total', `a page of items ${offset}–${end} does not fit a snapshot of ${total}`);
+      return { state, snapshot: u64(w.snapshot, 'snapshot'), offset, total, more };
+    },
   },
   { maxBytes: 1 << 20, maxDepth: 3, maxFields: 16 * MAX_ENDPOINTS },
 );

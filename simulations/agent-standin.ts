@@ -22,6 +22,8 @@ import { Bus, route, type Served } from '../messages/bus.js';
 import { BusError } from '../messages/errors.js';
 import { prefix, subjects } from '../messages/subjects.js';
 import { newInstanceId } from '../actors/process-identity.js';
+import { SyncSnapshots } from '../actors/sync-pages.js';
+import { systemClock } from '../core/clock.js';
 import type { ChangeReply } from '../protocol/intent.js';
 import { agentMethods, managerMethods } from '../protocol/methods.js';
 import { heartbeatCodec } from '../protocol/node.js';
@@ -65,7 +67,9 @@ export class AgentStandin {
   ) {
     this.truth = new Truth(options.node);
     const node = options.node;
-    this.served = bus.serve(prefix(node, 'agent'), [route(agentMethods.sync, () => ok(this.truth.fullState()))]);
+    // Served in pages like the real agent's (one snapshot per pull; the truth is small enough to take whole).
+    const snapshots = new SyncSnapshots({ clock: systemClock, random: seededRandom(options.seed ?? 1) });
+    this.served = bus.serve(prefix(node, 'agent'), [route(agentMethods.sync, (r) => snapshots.page(r, () => Promise.resolve(ok(this.truth.fullState()))))]);
     const beat = (): void => {
       bus.publish(subjects.events(node, 'heartbeat'), heartbeatCodec, {
         node,

@@ -77,7 +77,7 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
     refs,
     peer: link,
     onPeerHeartbeat: (heartbeat) => refs.link?.send({ type: 'manager.heartbeat', heartbeat }),
-    routes: () => agentRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
+    routes: () => agentRoutes({ node, clock, random: deps.random, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
     ctlRoutes: () => agentCtlRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
   });
   const kube = kubeChild(deps, refs);

@@ -4,6 +4,7 @@
  * The handlers hold no state of their own.
  */
 import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
 import { err } from '../../core/result.js';
 import { route, type Route } from '../../messages/bus.js';
 import { BusError } from '../../messages/errors.js';
@@ -11,6 +12,8 @@ import { managerMethods } from '../../protocol/methods.js';
 import { ask } from '../ask.js';
 import { intentRevision } from '../ctl-routes.js';
 import type { ProcessRefs } from '../ctl-routes.js';
+import type { FullState } from '../../protocol/sync.js';
+import { SyncSnapshots } from '../sync-pages.js';
 import type { AgentRegistryRef } from './agent-registry.js';
 
 /** Live references, refreshed by the tree whenever a child restarts. */
@@ -22,6 +25,7 @@ export interface RouteDeps {
   readonly node: string;
   readonly instanceId: string;
   readonly clock: Clock;
+  readonly random: Random;
   readonly refs: ManagerRefs;
   /** Deadline for the owning actor's answer. */
   readonly askTimeoutMs: number;
@@ -31,6 +35,7 @@ export interface RouteDeps {
 export function managerRoutes(deps: RouteDeps): Route<any, any>[] {
   const { refs, node } = deps;
   const opts = { clock: deps.clock, timeoutMs: deps.askTimeoutMs };
+  const snapshots = new SyncSnapshots({ clock: deps.clock, random: deps.random });
   return [
     route(managerMethods.hello, (hello) => {
       if (hello.node !== node) return err(new BusError('INVALID_ARGUMENT', `hello for node "${hello.node}" sent to ${node}`, 'node'));
@@ -51,7 +56,7 @@ export function managerRoutes(deps: RouteDeps): Route<any, any>[] {
     ),
     route(managerMethods.sync, (r) => {
       if (r.node !== node) return err(new BusError('INVALID_ARGUMENT', `sync for node "${r.node}" sent to ${node}`, 'node'));
-      return ask(refs.intent, (reply) => ({ type: 'state.get', reply }), opts);
+      return snapshots.page(r, () => ask<FullState>(refs.intent, (reply) => ({ type: 'state.get', reply }), opts));
     }),
   ];
 }

@@ -28,6 +28,7 @@ import { agentMethods } from '../../protocol/methods.js';
 import { changeReplyCodec, type ChangeReply } from '../../protocol/intent.js';
 import { Supervisor, type ChildSpec } from '../../supervisors/index.js';
 import { ask } from '../ask.js';
+import { pullFullState } from '../sync-pages.js';
 import { durableStoreLogic, type DurableStoreRef, type StoreContext as DurableStoreContext } from '../intent/durable-store.js';
 import { IntentKv, intentBucketName } from '../intent/intent-kv.js';
 import type { IntentStoreRef } from '../intent/intent-store.js';
@@ -159,7 +160,8 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
     const opts = { clock, timeoutMs: askTimeoutMs };
     const mark = await ask<number>(refs.store, (reply) => ({ type: 'sync.begin', reply }), opts);
     if (!mark.ok) throw mark.error;
-    const r = await requireBus(refs).request(subjects.agent(node, agentMethods.sync.op), agentMethods.sync, { node, from: 'manager', instanceId });
+    const bus = requireBus(refs);
+    const r = await pullFullState((req) => bus.request(subjects.agent(node, agentMethods.sync.op), agentMethods.sync, req), { node, from: 'manager', instanceId });
     if (!r.ok) throw r.error;
     const installed = await ask<ChangeReply>(refs.store, (reply) => ({ type: 'state.replace', state: r.value, mark: mark.value, reply }), opts);
     if (!installed.ok) throw installed.error;
@@ -204,7 +206,7 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
         })),
     },
     onPeerHeartbeat: (heartbeat) => refs.registry?.send({ type: 'agent.heartbeat', heartbeat }),
-    routes: () => managerRoutes({ node, instanceId, clock, refs, askTimeoutMs }),
+    routes: () => managerRoutes({ node, instanceId, clock, random: deps.random, refs, askTimeoutMs }),
     ctlRoutes: () => managerCtlRoutes({ node, instanceId, clock, info: P4INFO, refs, readTimeoutMs: Math.max(askTimeoutMs, CTL_READ_TIMEOUT_MS) }),
   }).map((c) => (c.id === 'intent' ? store : c));
   return config.p4 ? [...children, sessionChild(deps, refs, epoch, config.p4)] : children;

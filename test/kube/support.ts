@@ -17,6 +17,7 @@ import { formatIpv4 } from '../../messages/validate.js';
 import { serviceKeyText, type ServicePort } from '../../protocol/intent.js';
 import { agentMethods, managerMethods } from '../../protocol/methods.js';
 import type { FullState } from '../../protocol/sync.js';
+import { pullFullState } from '../../actors/sync-pages.js';
 import { type EndpointSpec } from '../../simulations/kube/objects.js';
 
 export { nodeObject, service, slice, type EndpointSpec, type PortSpec } from '../../simulations/kube/objects.js';
@@ -80,7 +81,7 @@ export class FakeManager {
 
   /** agent.sync, as the manager's registry pulls it. */
   pull(): Promise<Result<FullState, BusError>> {
-    return this.bus.request(subjects.agent(this.node, agentMethods.sync.op), agentMethods.sync, {
+    return pullFullState((req) => this.bus.request(subjects.agent(this.node, agentMethods.sync.op), agentMethods.sync, req), {
       node: this.node,
       from: 'manager',
       instanceId: 'fakemanager1',
