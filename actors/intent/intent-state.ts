@@ -6,11 +6,11 @@
  *
  * Kept mutable on purpose: copying maps of 100k pods per event would make each change O(n).
  */
-import { createHash } from 'node:crypto';
 import { err, ok, type Result } from '../../core/result.js';
 import { BusError } from '../../messages/errors.js';
 import { formatIpv4 } from '../../messages/validate.js';
 import type { ChangeReply, HostInterface, PodInterface, ServiceKey, ServicePort } from '../../protocol/intent.js';
+import { intentDigest } from '../../protocol/intent-digest.js';
 import type { FullState } from '../../protocol/sync.js';
 
 /** Numeric key of a service port: exact in a double (32 + 16 + 1 bits). */
@@ -137,17 +137,9 @@ export class IntentState {
     };
   }
 
-  /** SHA-256 of the canonical intent (order-independent): equal digests mean equal intent. */
+  /** SHA-256 of the canonical intent (protocol/intent-digest.ts): equal digests mean equal intent. */
   digest(): string {
-    const hash = createHash('sha256');
-    hash.update(JSON.stringify(this.host ?? null));
-    for (const id of [...this.pods.keys()].sort()) hash.update(JSON.stringify(this.pods.get(id)));
-    for (const k of [...this.services.keys()].sort((a, b) => a - b)) {
-      const s = this.services.get(k)!;
-      const eps = [...s.endpoints].sort((a, b) => a.ipv4 - b.ipv4 || a.port - b.port);
-      hash.update(JSON.stringify({ ...s, endpoints: eps }));
-    }
-    return hash.digest('hex');
+    return intentDigest(this.host, this.pods.values(), this.services.values());
   }
 
   private unindexPod(pod: PodInterface): void {

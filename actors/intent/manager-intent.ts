@@ -21,7 +21,6 @@
  * const writes = intent.pendingWrites();
  * intent.committed(writes, await kv.write(writes));
  */
-import { createHash } from 'node:crypto';
 import { err, ok, type Result } from '../../core/result.js';
 import { BusError } from '../../messages/errors.js';
 import { formatIpv4 } from '../../messages/validate.js';
@@ -42,6 +41,7 @@ import {
   type IdPools,
 } from '../../p4/render.js';
 import type { Endpoint, HostInterface, PodInterface, ServiceKey, ServicePort } from '../../protocol/intent.js';
+import { intentDigest } from '../../protocol/intent-digest.js';
 import type { FullState } from '../../protocol/sync.js';
 import { DesiredIndex } from './desired-index.js';
 import type { KvWrite } from './intent-kv.js';
@@ -477,20 +477,8 @@ export class ManagerIntent {
     };
   }
 
-  /**
-   * SHA-256 of the intent, order-independent: the same computation as the agent's IntentState,
-   * so the manager and the agent report equal digests for equal intent (values come through the
-   * same codecs on both sides, hence the same field order).
-   */
+  /** SHA-256 of the canonical intent (protocol/intent-digest.ts), the same computation as the agent's IntentState. */
   digest(): string {
-    const hash = createHash('sha256');
-    hash.update(JSON.stringify(this.host ?? null));
-    for (const id of [...this.pods.keys()].sort()) hash.update(JSON.stringify(this.pods.get(id)));
-    for (const k of [...this.services.keys()].sort((a, b) => a - b)) {
-      const s = this.services.get(k)!.service;
-      const eps = [...s.endpoints].sort((a, b) => a.ipv4 - b.ipv4 || a.port - b.port);
-      hash.update(JSON.stringify({ ...s, endpoints: eps }));
-    }
-    return hash.digest('hex');
+    return intentDigest(this.host, this.pods.values(), [...this.services.values()].map((s) => s.service));
   }
 }
