@@ -2,6 +2,8 @@
  * What bin/manager and bin/agent share: read `--config FILE`, validate it (exit 2 with every
  * problem named), set up per-module logs, build the tree and run it as the process root
  * (SIGTERM/SIGINT stop it cleanly; an escalation exits 1 for systemd or Kubernetes to restart).
+ * With `health.listen`, /healthz, /readyz and /metrics are served there: the process's one
+ * metrics registry and its role's readiness come from the Observability handed to the tree.
  */
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
@@ -12,6 +14,7 @@ import { systemRandom, type Random } from '../core/random.js';
 import { runRoot, type Supervisor } from '../supervisors/index.js';
 import { inspectTlsFiles } from '../deploy/certs/check.js';
 import { startHealth, type HealthServer } from './health.js';
+import { Observability } from './metrics/observability.js';
 import { newInstanceId } from './process-identity.js';
 import { watchParent } from '../core/parent-watch.js';
 
@@ -40,6 +43,8 @@ export interface ProcessBuild<C> {
   readonly clock: Clock;
   readonly random: Random;
   readonly instanceId: string;
+  /** The process's metrics registry and readiness hook (served on the health listener). */
+  readonly observability: Observability;
 }
 
 export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; node: { name: string }; health?: { listen: string } | undefined }>>(
@@ -73,11 +78,21 @@ export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; n
   const logs = createLogs(config.logging, name);
   const instanceId = newInstanceId(systemRandom);
   logs.for('process').info({ node: config.node.name, instanceId, config: configPath }, `${name} starting`);
-  const tree = build({ config, logs, clock: systemClock, random: systemRandom, instanceId });
+  const observability = new Observability({ processMetrics: config.health !== undefined });
+  const tree = build({ config, logs, clock: systemClock, random: systemRandom, instanceId, observability });
   let health: HealthServer | undefined;
   if (config.health) {
     try {
-      health = await startHealth({ listen: config.health.listen, supervisor: tree, role: name, node: config.node.name, instanceId, logger: logs.for('health') });
+      health = await startHealth({
+        listen: config.health.listen,
+        supervisor: tree,
+        role: name,
+        node: config.node.name,
+        instanceId,
+        logger: logs.for('health'),
+        metrics: observability.registry,
+        readiness: () => observability.readiness(),
+      });
     } catch (e) {
       console.error(`${name}: health.listen ${config.health.listen}: ${(e as Error).message}`);
       process.exit(2);

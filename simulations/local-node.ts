@@ -11,6 +11,7 @@
  * await node.stop();
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -65,6 +66,12 @@ export interface LocalNodeOptions {
   readonly managerNetns?: string;
   /** Keep certificates here across runs (generated when missing, renewed when due); default the run dir. */
   readonly certsDir?: string;
+  /**
+   * Serve each manager's and the agent's health endpoints and metrics (/healthz, /readyz,
+   * /metrics) on a free loopback port of its own (LocalNode.health has the addresses; a restarted
+   * process keeps its port). Not with `managerNetns` (loopback there is the namespace's own).
+   */
+  readonly health?: boolean;
   readonly onLog?: (process: string, line: LogLine | string) => void;
   readonly onExit?: (process: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -85,6 +92,8 @@ export interface LocalNode {
   readonly cniSocket: string | undefined;
   /** Bus credentials of an identity (undefined without TLS): pass them to Bus.connect. */
   credentials(identity: Identity): BusCredentials | undefined;
+  /** host:port of each process's health listener, with `health` (managers in the order of `managers`). */
+  readonly health: { readonly managers: readonly string[]; readonly agent: string } | undefined;
   readonly dir: string;
   /** Stops agent, managers, target (SIGTERM, by PID), then NATS; removes the run directory. */
   stop(): Promise<{ manager: number | null; agent: number | null; managers: (number | null)[]; target: number | null }>;
@@ -134,10 +143,27 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       ...(targetAddress ? { p4: { target: targetAddress, resyncMs: options.resyncMs ?? 60_000, ...(p4Tls ? { tls: p4Tls } : { insecure: true }) } } : {}),
     };
     await writeFile(join(dir, 'manager.yaml'), stringify(managerConfig), { mode: 0o600 });
+    const managerCount = options.managers ?? 1;
+    const health = options.health
+      ? { managers: await Promise.all(Array.from({ length: managerCount }, () => freeLoopback())), agent: await freeLoopback() }
+      : undefined;
+    // With health endpoints each manager needs its own listener, hence its own file.
+    const managerFile = (i: number): string => (health ? join(dir, `manager-${i + 1}.yaml`) : join(dir, 'manager.yaml'));
+    if (health) {
+      for (const [i, listen] of health.managers.entries()) {
+        await writeFile(managerFile(i), stringify({ ...managerConfig, health: { listen } }), { mode: 0o600 });
+      }
+    }
     kube = options.kube === false ? undefined : await startStandin({ logLevel: 'warn' });
     const cniSocket = options.pods ? join(dir, 'cni', 'cni.sock') : undefined;
     const pods = options.pods ? { ...options.pods, stateDir: join(dir, 'agent-state'), socket: cniSocket } : undefined;
-    const agentConfig = { ...common, nats: natsFor({ kind: 'agent', node }), ...(kube ? { kube: { server: kube.url } } : {}), ...(pods ? { pods } : {}) };
+    const agentConfig = {
+      ...common,
+      nats: natsFor({ kind: 'agent', node }),
+      ...(kube ? { kube: { server: kube.url } } : {}),
+      ...(pods ? { pods } : {}),
+      ...(health ? { health: { listen: health.agent } } : {}),
+    };
     await writeFile(join(dir, 'agent.yaml'), stringify(agentConfig), { mode: 0o600 });
     const restartAfterMs = options.restartAfterMs === null ? undefined : (options.restartAfterMs ?? 500);
     const proc = (name: string, bin: string, args: string[], netns?: string): ManagedProcess => {
@@ -158,8 +184,8 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     const portMap = pods ? ['--port-map', join(pods.stateDir, 'portmap.json')] : [];
     const target = targetAddress ? proc('target', 'target', ['--listen', targetAddress, '--log-level', options.logLevel ?? 'info', ...targetTls, ...portMap]) : undefined;
     target?.start();
-    const managers = Array.from({ length: options.managers ?? 1 }, (_, i) =>
-      proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', join(dir, 'manager.yaml')], options.managerNetns),
+    const managers = Array.from({ length: managerCount }, (_, i) =>
+      proc(i === 0 ? 'manager' : `manager-${i + 1}`, 'manager', ['--config', managerFile(i)], options.managerNetns),
     );
     const agent = proc('agent', 'agent', ['--config', join(dir, 'agent.yaml')]);
     for (const m of managers) m.start();
@@ -177,6 +203,7 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
       kube: api,
       cniSocket,
       credentials,
+      health,
       dir,
       async stop() {
         const agentCode = await agent.stop();
@@ -195,4 +222,17 @@ export async function startLocalNode(options: LocalNodeOptions = {}): Promise<Lo
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** A loopback host:port free right now (the kernel's pick; the process binds it moments later). */
+async function freeLoopback(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
 }

@@ -47,6 +47,8 @@ export interface SupervisorLike {
   start(): Promise<{ ok: true } | { ok: false; reason: string; childId?: string; error?: Error }>;
   stop(): Promise<unknown>;
   onEvent(listener: SupervisorEventListener): () => void;
+  /** Tree observers (SupervisorOptions.observer): this supervisor's events and its descendants'. */
+  observe?(listener: SupervisorEventListener): () => void;
   inspect(): { strategy: Strategy; children: ChildInfo[] };
 }
 
@@ -83,6 +85,8 @@ export class ChildRun {
   private exitValue: ChildExit | undefined;
   private readonly exitWaiters = new Set<() => void>();
   private detachFn: () => void = () => undefined;
+  /** Tree observers handed to a supervisor child, with their undos (see Supervisor.observe). */
+  private readonly observations = new Map<SupervisorEventListener, () => void>();
 
   private constructor(
     private readonly target: Target,
@@ -104,6 +108,17 @@ export class ChildRun {
     return this.target.kind === 'supervisor';
   }
 
+  /** Passes a tree observer on to a supervisor child (a no-op for an actor) until detached. */
+  observe(listener: SupervisorEventListener): void {
+    if (this.target.kind !== 'supervisor' || typeof this.target.sup.observe !== 'function' || this.observations.has(listener)) return;
+    this.observations.set(listener, this.target.sup.observe(listener));
+  }
+
+  unobserve(listener: SupervisorEventListener): void {
+    this.observations.get(listener)?.();
+    this.observations.delete(listener);
+  }
+
   async start(): Promise<RunStart> {
     return this.target.kind === 'actor' ? this.startActor(this.target.actor) : this.startSupervisor(this.target.sup);
   }
@@ -123,6 +138,8 @@ export class ChildRun {
   detach(): void {
     this.detachFn();
     this.detachFn = () => undefined;
+    for (const undo of this.observations.values()) undo();
+    this.observations.clear();
   }
 
   /** `snapshot.value` of a machine (undefined for other logic and for supervisors). */

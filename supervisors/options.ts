@@ -9,6 +9,7 @@ import { systemRandom, type Random } from '../core/random.js';
 import { err, ok, type Result } from '../core/result.js';
 import { DEFAULT_BACKOFF, type BackoffOptions, type NormalizedBackoff } from './backoff.js';
 import { ChildSpecError, validateChildSpecs, type ChildSpec, type NormalizedChildSpec } from './child-spec.js';
+import type { SupervisorEventListener } from './events.js';
 import type { SupervisorReport } from './report.js';
 import { STRATEGIES, type Strategy } from './inspect.js';
 
@@ -27,6 +28,13 @@ export interface SupervisorOptions {
   readonly logger?: Logger;
   /** Called when this supervisor gives up (reached_max_restart_intensity); meant for the root. */
   readonly onEscalate?: (report: SupervisorReport) => void;
+  /**
+   * Told of every event of this supervisor and of every supervisor below it (a child supervisor
+   * is observed before it starts, through `Supervisor.observe`), each event naming the supervisor
+   * that emitted it: one hook on the root sees the whole tree (metrics, tracing). Give it to the
+   * root only; a nested supervisor given the same function sees each event once all the same.
+   */
+  readonly observer?: SupervisorEventListener;
 }
 
 export interface NormalizedOptions {
@@ -40,6 +48,7 @@ export interface NormalizedOptions {
   readonly random: Random;
   readonly logger: Logger;
   readonly onEscalate: ((report: SupervisorReport) => void) | undefined;
+  readonly observer: SupervisorEventListener | undefined;
 }
 
 export type SupervisorOptionsField =
@@ -50,7 +59,8 @@ export type SupervisorOptionsField =
   | 'backoff.initialMs'
   | 'backoff.maxMs'
   | 'backoff.jitter'
-  | 'children';
+  | 'children'
+  | 'observer';
 
 export class SupervisorOptionsError extends Error {
   override readonly name = 'SupervisorOptionsError';
@@ -94,6 +104,7 @@ export function normalizeOptions(
   if (!nonNegative(backoff.maxMs)) return fail('backoff.maxMs', 'backoff.maxMs must be ≥ 0');
   if (!nonNegative(backoff.jitter) || backoff.jitter > 1) return fail('backoff.jitter', 'backoff.jitter must be in [0, 1]');
   if (!Array.isArray(options.children)) return fail('children', 'children must be an array');
+  if (options.observer !== undefined && typeof options.observer !== 'function') return fail('observer', 'observer must be a function');
   if (strategy === 'simple_one_for_one' && options.children.length !== 1) {
     return fail('children', 'simple_one_for_one needs exactly one template child spec');
   }
@@ -110,5 +121,6 @@ export function normalizeOptions(
     random: options.random ?? systemRandom,
     logger: options.logger ?? defaultLogger(),
     onEscalate: options.onEscalate,
+    observer: options.observer,
   });
 }

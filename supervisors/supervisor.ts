@@ -50,6 +50,8 @@ export class Supervisor implements SupervisorLike {
   private queueTail: Promise<unknown> = Promise.resolve();
   private stopping: Promise<O.StopOutcome> | undefined;
   private terminating: Promise<void> | undefined;
+  /** Tree observers (SupervisorOptions.observer, observe()). */
+  private readonly observers = new Set<SupervisorEventListener>();
 
   /**
    * Throws SupervisorOptionsError or ChildSpecError (naming the field) on invalid options: a
@@ -64,6 +66,7 @@ export class Supervisor implements SupervisorLike {
     this.intensityWindow = new RestartWindow(this.opts.period);
     this.table = new ChildTable(this.opts.period, this.opts.clock);
     this.hub = new EventHub((error) => this.internalError(error, 'supervisor event listener threw'));
+    if (this.opts.observer) this.observe(this.opts.observer);
   }
 
   /**
@@ -83,6 +86,26 @@ export class Supervisor implements SupervisorLike {
   /** Subscribes to child_started / child_exited / child_restarted / child_stopped / escalated / stopped. */
   onEvent(listener: SupervisorEventListener): () => void {
     return this.hub.onEvent(listener);
+  }
+
+  /**
+   * Adds a tree observer: told of this supervisor's events and, from now on, of those of every
+   * supervisor below it (running ones at once, later ones before they start). Events of one
+   * supervisor reach it in order; a throwing observer is reported, never propagated. The same
+   * function added twice is one observer, and only the call that added it undoes it.
+   *
+   * @example
+   * const off = root.observe((e) => { if (e.type === 'child_restarted') restarts.inc({ child: e.childId }); });
+   */
+  observe(listener: SupervisorEventListener): () => void {
+    // Already observing (its own option, or an earlier call): this call adds nothing, undoes nothing.
+    if (this.observers.has(listener)) return () => undefined;
+    this.observers.add(listener);
+    for (const record of this.table.records) record.run?.observe(listener);
+    return () => {
+      if (!this.observers.delete(listener)) return;
+      for (const record of this.table.records) record.run?.unobserve(listener);
+    };
   }
 
   /**
@@ -263,6 +286,8 @@ export class Supervisor implements SupervisorLike {
     });
     if (run instanceof Error) return { ok: false, error: run };
     record.run = run;
+    // Observed before it starts, so its start-up events are seen too.
+    for (const listener of this.observers) run.observe(listener);
     return run.start();
   }
 
@@ -441,7 +466,15 @@ export class Supervisor implements SupervisorLike {
   }
 
   private emit(event: Emitted): void {
-    this.hub.emit({ ...event, supervisor: this.id, at: this.opts.clock.now() });
+    const stamped = { ...event, supervisor: this.id, at: this.opts.clock.now() } as SupervisorEvent;
+    this.hub.emit(stamped);
+    for (const listener of this.observers) {
+      try {
+        listener(stamped);
+      } catch (error) {
+        this.internalError(error, 'supervisor observer threw');
+      }
+    }
   }
 
   private report(level: 'error' | 'warn', context: ReportContext, record: ChildRecord, error?: Error, reason?: string): SupervisorReport {

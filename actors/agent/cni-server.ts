@@ -43,10 +43,19 @@ export interface CniBackendPort {
   check(request: CniCheck, deadlineMs: number): Promise<Result<void, BusError>>;
 }
 
+/** The methods of infra.v1.CniBackend. */
+export type CniMethod = 'Prepare' | 'Add' | 'Del' | 'Check';
+
+/** Told of every request answered (metrics): the method, seconds from arrival to reply, `ok` or the error code. */
+export interface CniObserver {
+  served(method: CniMethod, seconds: number, result: string): void;
+}
+
 export interface CniServerOptions {
   readonly socketPath: string;
   readonly backend: CniBackendPort;
   readonly logger: Logger;
+  readonly observer?: CniObserver;
   /** Used when the caller sent no grpc-timeout; also the upper bound of any deadline. */
   readonly maxDeadlineMs?: number;
   /** Wall-clock reader for deadlines (grpc-js deadlines are wall-clock). */
@@ -59,6 +68,12 @@ export interface CniServer {
 }
 
 const SERVICE = '/infra.v1.CniBackend';
+
+/** A reply's bytes and its result label (`ok` or the typed error's code). */
+interface Answer {
+  readonly bytes: Uint8Array;
+  readonly result: string;
+}
 const identity = (b: Buffer): Buffer => b;
 
 /** A server-side method that passes bytes through; decoding is ours. */
@@ -92,7 +107,7 @@ async function prepareSocket(socketPath: string): Promise<void> {
  * Binds the server; rejects when the socket cannot be prepared or bound.
  */
 export async function startCniServer(options: CniServerOptions): Promise<CniServer> {
-  const { socketPath, backend, logger } = options;
+  const { socketPath, backend, logger, observer } = options;
   const maxDeadlineMs = options.maxDeadlineMs ?? 30_000;
   const now = options.now ?? Date.now;
   await prepareSocket(socketPath);
@@ -108,30 +123,40 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
   };
 
   function handler<T>(
-    name: string,
+    name: CniMethod,
     codec: Codec<T>,
-    work: (request: T, deadlineMs: number) => Promise<Uint8Array>,
+    work: (request: T, deadlineMs: number) => Promise<Answer>,
     refuse: (error: BusError) => Uint8Array,
   ): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
       const started = performance.now();
       const decoded = codec.decode(call.request);
-      const done = (bytes: Uint8Array) => {
+      const done = ({ bytes, result }: Answer) => {
         callback(null, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-        logger.debug({ method: name, ms: +(performance.now() - started).toFixed(2) }, 'cni request served');
+        const ms = performance.now() - started;
+        try {
+          observer?.served(name, ms / 1000, result);
+        } catch {
+          // An observer's bug must not cost a reply.
+        }
+        logger.debug({ method: name, ms: +ms.toFixed(2), result }, 'cni request served');
       };
       if (!decoded.ok) {
         logger.warn({ method: name, err: decoded.error.message, field: decoded.error.field }, 'malformed CNI request refused');
-        done(refuse(decoded.error));
+        done({ bytes: refuse(decoded.error), result: decoded.error.code });
         return;
       }
       work(decoded.value, deadlineOf(call)).then(done, (e: unknown) => {
         // The backend never rejects by contract; this is a bug, answered as INTERNAL.
         logger.error({ method: name, err: e }, 'CNI backend failed');
-        done(refuse(new BusError('INTERNAL', e instanceof Error ? e.message : String(e))));
+        done({ bytes: refuse(new BusError('INTERNAL', e instanceof Error ? e.message : String(e))), result: 'INTERNAL' });
       });
     };
   }
+  const status = (method: 'Prepare' | 'Del' | 'Check', r: Result<void, BusError>): Answer => ({
+    bytes: encodeStatusReply(method, r.ok ? undefined : r.error),
+    result: r.ok ? 'ok' : r.error.code,
+  });
 
   server.addService(
     { Prepare: rawMethod('Prepare'), Add: rawMethod('Add'), Del: rawMethod('Del'), Check: rawMethod('Check') },
@@ -139,34 +164,28 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
       Prepare: handler(
         'Prepare',
         cniPrepareCodec,
-        async (req, deadline) => {
-          const r = await backend.prepare(req, deadline);
-          return encodeStatusReply('Prepare', r.ok ? undefined : r.error);
-        },
+        async (req, deadline) => status('Prepare', await backend.prepare(req, deadline)),
         (error) => encodeStatusReply('Prepare', error),
       ),
       Add: handler(
         'Add',
         cniAddCodec,
-        async (req, deadline) => encodeAddReply(await backend.add(req, deadline)),
+        async (req, deadline) => {
+          const r = await backend.add(req, deadline);
+          return { bytes: encodeAddReply(r), result: r.ok ? 'ok' : r.error.code };
+        },
         (error) => encodeAddReply({ ok: false, error }),
       ),
       Del: handler(
         'Del',
         cniDelCodec,
-        async (req, deadline) => {
-          const r = await backend.del(req, deadline);
-          return encodeStatusReply('Del', r.ok ? undefined : r.error);
-        },
+        async (req, deadline) => status('Del', await backend.del(req, deadline)),
         (error) => encodeStatusReply('Del', error),
       ),
       Check: handler(
         'Check',
         cniCheckCodec,
-        async (req, deadline) => {
-          const r = await backend.check(req, deadline);
-          return encodeStatusReply('Check', r.ok ? undefined : r.error);
-        },
+        async (req, deadline) => status('Check', await backend.check(req, deadline)),
         (error) => encodeStatusReply('Check', error),
       ),
     },

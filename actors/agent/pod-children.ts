@@ -24,7 +24,7 @@ import { ask } from '../ask.js';
 import type { ProcessRefs } from '../ctl-routes.js';
 import type { AgentConfig } from '../process-config.js';
 import { requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
-import { cniServingLogic } from './cni-server.js';
+import { cniServingLogic, type CniObserver } from './cni-server.js';
 import { hostInterfaceOf, nodePoolLogic, preparePool, writePortMap, type PreparedPool } from './pod/node-pool.js';
 import { PodHub } from './pod/pod-hub.js';
 import { execIp, type IpRunner } from './pool/ip.js';
@@ -32,6 +32,8 @@ import { execIp, type IpRunner } from './pool/ip.js';
 export interface PodRefs extends ProcessRefs, BusRef {
   pool?: PreparedPool;
   pods?: PodHub;
+  /** Told of every CNI request served (the agent's metrics), when set by the tree. */
+  cniObserver?: CniObserver;
 }
 
 export interface PodChildren {
@@ -133,7 +135,13 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, ip: IpRu
     shutdown: 3000,
     start: () =>
       createActor(cniServingLogic, {
-        input: { socketPath: pods.socket, backend: () => refs.pods, logger: logs.for('cni'), maxDeadlineMs: pods.addTimeoutMs },
+        input: {
+          socketPath: pods.socket,
+          backend: () => refs.pods,
+          logger: logs.for('cni'),
+          maxDeadlineMs: pods.addTimeoutMs,
+          ...(refs.cniObserver ? { observer: refs.cniObserver } : {}),
+        },
       }),
   };
   return { early: [pool, podsChild], cni };

@@ -28,8 +28,19 @@ import { intentPort, managerPort } from './kube-ports.js';
 import { KubeStatus, kubeWatchersLogic } from './kube-watchers.js';
 import { managerLinkLogic, type ManagerLinkRef } from './manager-link.js';
 import { podChildren, type PodRefs } from './pod-children.js';
+import type { IpRunner } from './pool/ip.js';
 import { agentCtlRoutes } from './ctl-views.js';
 import { agentRoutes } from './routes.js';
+import { CniMetrics } from '../metrics/cni-metrics.js';
+import { observedBusChild, type Observability } from '../metrics/observability.js';
+import { agentReadiness } from '../metrics/readiness.js';
+import { kindsOf } from '../metrics/supervision-metrics.js';
+
+/** The agent's children and supervisors, each its own kind in the actor metrics; every pod actor is `pod`. */
+export const AGENT_KINDS = ['agent', 'bus', 'intent', 'kube', 'pool', 'pods', 'pod', 'link', 'heartbeat', 'server', 'ctl', 'cni'] as const;
+
+/** What the agent tree is built from: the shared dependencies, and the process's metrics if it serves them. */
+export type AgentTreeDeps = TreeDeps<AgentConfig> & { readonly observability?: Observability };
 
 export type AgentTreeRefs = ProcessRefs & BusRef & PodRefs & { link?: ManagerLinkRef; kube?: KubeStatus };
 
@@ -39,11 +50,28 @@ export interface AgentTree {
   readonly refs: Readonly<AgentTreeRefs>;
 }
 
-export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
+/** The kernel the pod children drive: real iproute2 (execIp) unless given (bin/sim-agent gives a synthetic one). */
+export interface AgentKernelDep {
+  readonly ip?: IpRunner;
+}
+
+export function agentTree(deps: AgentTreeDeps & AgentKernelDep): AgentTree {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
   const startedAtMs = clock.now();
   const refs: AgentTreeRefs = { served: [], startedAtMs };
+  const obs = deps.observability;
+  if (obs) {
+    if (config.pods) refs.cniObserver = new CniMetrics(obs.registry);
+    obs.setReadiness(() => {
+      const link = refs.link?.getSnapshot();
+      return agentReadiness({
+        ...(config.pods ? { pool: refs.pool ? 'prepared' : 'not prepared' } : {}),
+        link: link?.status !== 'active' ? 'stopped' : typeof link.value === 'string' ? link.value : Object.keys(link.value)[0] ?? 'unknown',
+        helloAttempts: link?.context.attempts ?? 0,
+      });
+    });
+  }
 
   const sayHello = fromPromise<HelloReply, void>(async () => {
     const r = await requireBus(refs).request(subjects.manager(node, managerMethods.hello.op), managerMethods.hello, {
@@ -82,7 +110,7 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
   });
   const kube = kubeChild(deps, refs);
   if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
-  const pods = podChildren(deps, refs);
+  const pods = podChildren(deps, refs, deps.ip);
   if (pods) {
     children.splice(kube ? 2 : 1, 0, ...pods.early); // they register into the intent store too
     children.push(pods.cni); // last: a CNI request arrives only when everything it needs runs
@@ -96,7 +124,8 @@ export function agentTree(deps: TreeDeps<AgentConfig>): AgentTree {
     random: deps.random,
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
-    children: [busChild(refs, config, `agent-${node}`, logs), ...children],
+    ...(obs ? { observer: obs.supervisorObserver(kindsOf(AGENT_KINDS, { pods: 'pod' }), AGENT_KINDS.slice(1), ['agent', 'pods']) } : {}),
+    children: [observedBusChild(busChild(refs, config, `agent-${node}`, logs), () => refs.bus, obs), ...children],
   });
   refs.root = supervisor;
   return { supervisor, refs };

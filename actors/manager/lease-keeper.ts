@@ -44,6 +44,8 @@ export interface LeaseStatus {
   readonly revision: number;
   /** When (own clock) this manager last renewed or took the lease; -Infinity if never. */
   readonly renewedAtMs: number;
+  /** The highest epoch this manager has seen on the key (a standby's view of the holder's). */
+  readonly highestEpoch?: number;
 }
 
 /** Opens (creating if needed) the lease bucket: one value per key, in memory on the server is not enough — file storage. */
@@ -105,7 +107,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
       .finally(() => {
         if (stopped) return;
         report();
-        input.onView?.({ leading: view.leading, epoch: view.epoch, holder, revision: view.lastRevision, renewedAtMs: view.lastRenewedAtMs });
+        input.onView?.({ leading: view.leading, epoch: view.epoch, holder, revision: view.lastRevision, renewedAtMs: view.lastRenewedAtMs, highestEpoch: view.maxEpochSeen });
         timer = clock.setTimeout(loop, input.heartbeatMs);
       });
   };

@@ -40,7 +40,18 @@ import type { LastSync } from './ctl-views.js';
 import { flowRetirer } from './flows.js';
 import { leaseKeeperLogic, type LeaseStatus } from './lease-keeper.js';
 import { managerRoutes, type ManagerRefs } from './routes.js';
-import { sessionLogic, type SessionRef } from './session/session.js';
+import { sessionLogic, sessionReadiness, type SessionRef } from './session/session.js';
+import { ManagerMetrics } from '../metrics/manager-metrics.js';
+import type { ProgrammingTracker } from '../metrics/programming.js';
+import { observedBusChild, type Observability } from '../metrics/observability.js';
+import { managerReadiness } from '../metrics/readiness.js';
+import { kindsOf } from '../metrics/supervision-metrics.js';
+
+/** The manager's children and supervisors, each its own kind in the actor metrics. */
+export const MANAGER_KINDS = ['manager', 'bus', 'lease', 'leadership', 'leader', 'intent', 'registry', 'heartbeat', 'server', 'ctl', 'session'] as const;
+
+/** What the manager tree is built from: the shared dependencies, and the process's metrics if it serves them. */
+export type ManagerTreeDeps = TreeDeps<ManagerConfig> & { readonly observability?: Observability };
 
 export type ManagerTreeRefs = ManagerRefs &
   BusRef & {
@@ -54,6 +65,8 @@ export type ManagerTreeRefs = ManagerRefs &
     lease?: LeaseStatus;
     /** The session's last successful reconcile or sync. */
     lastSync?: LastSync;
+    /** The manager's metrics (with observability). */
+    metrics?: ManagerMetrics;
   };
 
 export interface ManagerTree {
@@ -62,11 +75,23 @@ export interface ManagerTree {
   readonly refs: Readonly<ManagerTreeRefs>;
 }
 
-export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
+export function managerTree(deps: ManagerTreeDeps): ManagerTree {
   const { config, logs, clock } = deps;
   const node = config.node.name;
   const refs: ManagerTreeRefs = { served: [], startedAtMs: clock.now() };
   const log = logs.for('leadership');
+  const obs = deps.observability;
+  if (obs) {
+    refs.metrics = new ManagerMetrics(obs.registry, P4INFO, obs.stopwatch);
+    obs.setReadiness(() =>
+      managerReadiness({
+        leading: refs.epoch !== undefined,
+        ...(refs.lease ? { holder: refs.lease.holder, epoch: refs.lease.leading ? refs.lease.epoch : Math.max(refs.lease.epoch, refs.lease.highestEpoch ?? 0) } : {}),
+        ...(refs.leadership ? { leaderSubtree: refs.leadership.whichChildren().find((c) => c.id === 'leader')?.status ?? 'not started' } : {}),
+        ...(config.p4 ? { session: sessionReadiness(refs.session?.getSnapshot()) } : {}),
+      }),
+    );
+  }
 
   const leaderSpec = (epoch: number): ChildSpec => ({
     id: 'leader',
@@ -105,8 +130,9 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
     random: deps.random,
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
+    ...(obs ? { observer: obs.supervisorObserver(kindsOf(MANAGER_KINDS), MANAGER_KINDS.slice(1), ['manager', 'leadership', 'leader']) } : {}),
     children: [
-      busChild(refs, config, `manager-${node}`, logs),
+      observedBusChild(busChild(refs, config, `manager-${node}`, logs), () => refs.bus, obs),
       {
         id: 'lease',
         start: () =>
@@ -121,7 +147,10 @@ export function managerTree(deps: TreeDeps<ManagerConfig>): ManagerTree {
               bucket: config.leadership.bucket,
               logger: logs.for('lease'),
               onChange: onLease,
-              onView: (status) => (refs.lease = status),
+              onView: (status) => {
+                refs.lease = status;
+                refs.metrics?.lease(status);
+              },
             },
           }),
       },
@@ -153,6 +182,9 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
   const node = config.node.name;
   const askTimeoutMs = config.nats.timeoutMs;
   const notifySession = (): void => refs.session?.send({ type: 'desired.changed' });
+  // Network programming latency: a change's clock starts in the route, stops when a plan that
+  // includes its revision is written (the session's onSynced). Only with a device to program.
+  const programming = config.p4 ? refs.metrics?.tracker() : undefined;
 
   // The registry's way to learn what a (new) agent holds: mark the pull, ask the agent, merge
   // its answer (changes requested while the answer travelled are kept: see ManagerIntent.replaceAll).
@@ -206,10 +238,10 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
         })),
     },
     onPeerHeartbeat: (heartbeat) => refs.registry?.send({ type: 'agent.heartbeat', heartbeat }),
-    routes: () => managerRoutes({ node, instanceId, clock, random: deps.random, refs, askTimeoutMs }),
+    routes: () => managerRoutes({ node, instanceId, clock, random: deps.random, refs, askTimeoutMs, ...(programming ? { programming } : {}) }),
     ctlRoutes: () => managerCtlRoutes({ node, instanceId, clock, info: P4INFO, refs, readTimeoutMs: Math.max(askTimeoutMs, CTL_READ_TIMEOUT_MS) }),
   }).map((c) => (c.id === 'intent' ? store : c));
-  return config.p4 ? [...children, sessionChild(deps, refs, epoch, config.p4)] : children;
+  return config.p4 ? [...children, sessionChild(deps, refs, epoch, config.p4, programming)] : children;
 }
 
 /** Least time the operator's `tables` gives the device to answer its read. */
@@ -218,7 +250,13 @@ const CTL_READ_TIMEOUT_MS = 8000;
 const P4INFO_JSON = JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')) as unknown;
 const P4INFO = loadP4Info();
 
-function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoch: number, p4: NonNullable<ManagerConfig['p4']>): ChildSpec {
+function sessionChild(
+  deps: TreeDeps<ManagerConfig>,
+  refs: ManagerTreeRefs,
+  epoch: number,
+  p4: NonNullable<ManagerConfig['p4']>,
+  programming: ProgrammingTracker | undefined,
+): ChildSpec {
   const empty: ReadonlyMap<string, Keyed> = new Map();
   const live = (): DurableStoreContext | undefined => {
     const snap = refs.store?.getSnapshot();
@@ -267,9 +305,11 @@ function sessionChild(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoc
           backoff: { initialMs: 100, maxMs: 5000 },
           random: deps.random,
           logger: deps.logs.for('session'),
+          ...(refs.metrics ? { observer: refs.metrics.session, stopwatch: refs.metrics.now } : {}),
           // What is in the data plane now: every change answered with a revision ≤ `planned`.
           onSynced: (counts, kind) => {
             refs.lastSync = { kind, counts, atMs: deps.clock.now() };
+            programming?.programmed(planned);
             if (refs.bus) refs.bus.publish(subjects.events(node, 'programmed'), changeReplyCodec, { revision: planned, changed: true });
           },
         },

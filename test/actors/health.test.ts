@@ -8,6 +8,7 @@ import { parseConfig } from '../../core/config.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
 import { Supervisor } from '../../supervisors/index.js';
+import { Observability } from '../../actors/metrics/index.js';
 
 const forever = fromPromise<void, void>(({ signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve())));
 
@@ -57,6 +58,7 @@ describe('health endpoints', function () {
     const notReady = await get(health.address, '/readyz');
     expect(notReady.status).to.equal(503);
     expect(notReady.body.children).to.deep.include({ id: 'pods', status: 'stopped' });
+    expect(notReady.body.reason).to.equal('child pods is stopped');
     expect((await get(health.address, '/healthz')).status, 'still alive').to.equal(200);
     await supervisor.restartChild('pods');
     expect((await get(health.address, '/readyz')).status).to.equal(200);
@@ -64,7 +66,44 @@ describe('health endpoints', function () {
     expect((await get(health.address, '/healthz')).status, 'stopped').to.equal(503);
   });
 
-  it('answers only GET/HEAD on its two paths, and says nothing secret', async function () {
+  it("adds the role's readiness to the tree's: 503 with its reason and checks, /healthz unchanged", async function () {
+    await supervisor.start();
+    let role = { ready: false, reason: 'standby: the lease is held by m-2 (epoch 3)', checks: { leader: false } };
+    const withRole = await startHealth({ listen: '127.0.0.1:0', supervisor, role: 'manager', node: 'node-a', instanceId: 'i-2', logger: silentLogs().root, readiness: () => role });
+    try {
+      const standby = await get(withRole.address, '/readyz');
+      expect(standby.status).to.equal(503);
+      expect(standby.body).to.deep.include({ ok: false, reason: 'standby: the lease is held by m-2 (epoch 3)', checks: { leader: false } });
+      expect((await get(withRole.address, '/healthz')).status, 'a standby is alive').to.equal(200);
+      role = { ready: true, reason: '', checks: { leader: true } };
+      const leader = await get(withRole.address, '/readyz');
+      expect(leader.status).to.equal(200);
+      expect(leader.body).to.not.have.property('reason');
+      // The tree's own condition comes first.
+      await supervisor.terminateChild('bus');
+      expect((await get(withRole.address, '/readyz')).body.reason).to.equal('child bus is stopped');
+    } finally {
+      await withRole.close();
+    }
+  });
+
+  it('serves GET /metrics in the Prometheus text format when given a registry', async function () {
+    const obs = new Observability();
+    obs.bus.reconnected();
+    const withMetrics = await startHealth({ listen: '127.0.0.1:0', supervisor, role: 'agent', node: 'node-a', instanceId: 'i-3', logger: silentLogs().root, metrics: obs.registry });
+    try {
+      const res = await fetch(`http://${withMetrics.address}/metrics`);
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      expect(text).to.match(/^# HELP infra_offload_bus_reconnects_total /m);
+      expect(text).to.match(/^infra_offload_bus_reconnects_total 1$/m);
+    } finally {
+      await withMetrics.close();
+    }
+  });
+
+  it('answers only GET/HEAD on its paths (no /metrics without a registry), and says nothing secret', async function () {
     await supervisor.start();
     expect((await get(health.address, '/metrics')).status).to.equal(404);
     expect((await get(health.address, '/healthz', 'POST')).status).to.equal(405);

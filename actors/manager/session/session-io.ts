@@ -17,6 +17,46 @@ export interface SessionTarget {
   readonly deviceId: number;
   readonly electionId: bigint;
   readonly role?: string;
+  /** Told of every Write RPC's outcome (metrics). */
+  readonly observer?: SessionObserver;
+}
+
+/**
+ * What the session reports as it works, for metrics. Called in the session's own turns with data
+ * it holds anyway; implementations count per call (a batch, a plan), never look labels up per
+ * entry, and must not throw (a throw is caught and ignored).
+ */
+export interface SessionObserver {
+  /** One Write RPC: the updates it carried and, when it failed, the error (per-update details, or a transport failure). */
+  wrote(updates: readonly WireUpdate[], error?: unknown): void;
+  /**
+   * A reconcile ended after `seconds`: on success with its plan, counts, what was read back and
+   * the shadow it leaves (exactly what is programmed now, learned tables aside); undefined on failure.
+   */
+  reconciled(seconds: number, outcome?: ReconcileOutcome): void;
+  /** A sync wrote `updates` (key → new entity, or undefined: deleted); `shadow` is still as before them. */
+  synced(shadow: ReadonlyMap<string, Keyed>, updates: readonly (readonly [string, Keyed | undefined])[]): void;
+  /** The shadow was replaced as a whole (a sync without a change list). */
+  replaced(shadow: ReadonlyMap<string, Keyed>): void;
+  /** A sweep read the learned tables and deleted `retired` of what it read. */
+  swept(learned: readonly WireEntity[], retired: readonly WireEntity[]): void;
+}
+
+export interface ReconcileOutcome {
+  readonly plan: DiffPlan;
+  readonly counts: WriteCounts;
+  readonly actual: readonly WireEntity[];
+  readonly shadow: ReadonlyMap<string, Keyed>;
+}
+
+/** Calls an observer, which must never break what it observes. */
+export function tell(observer: SessionObserver | undefined, call: (o: SessionObserver) => void): void {
+  if (!observer) return;
+  try {
+    call(observer);
+  } catch {
+    // Metrics are not worth a failed write.
+  }
 }
 
 export interface WriteCounts {
@@ -79,12 +119,19 @@ export async function writePlan(t: SessionTarget, plan: DiffPlan, batchSize: num
   let writes = 0;
   for (const phase of plan.phases) {
     for (let i = 0; i < phase.length; i += batchSize) {
-      await t.client.write({
-        device_id: t.deviceId,
-        election_id: toUint128(t.electionId),
-        ...(t.role ? { role: t.role } : {}),
-        updates: phase.slice(i, i + batchSize),
-      });
+      const updates = phase.slice(i, i + batchSize);
+      try {
+        await t.client.write({
+          device_id: t.deviceId,
+          election_id: toUint128(t.electionId),
+          ...(t.role ? { role: t.role } : {}),
+          updates,
+        });
+      } catch (e) {
+        tell(t.observer, (o) => o.wrote(updates, e));
+        throw e;
+      }
+      tell(t.observer, (o) => o.wrote(updates));
       writes++;
     }
   }
@@ -164,8 +211,10 @@ function keyOnly(entity: WireEntity): WireEntity {
 export async function retireLearned(t: SessionTarget, volatileTables: ReadonlySet<number>, retire: (e: WireEntity) => boolean, batchSize: number): Promise<number> {
   if (volatileTables.size === 0) return 0;
   const learned = await t.client.read({ device_id: t.deviceId, entities: [...volatileTables].map((id) => ({ table_entry: { table_id: id } })) });
-  const doomed = learned.filter(retire).map((e): WireUpdate => ({ type: 'DELETE', entity: keyOnly(e) }));
+  const picked = learned.filter(retire);
+  const doomed = picked.map((e): WireUpdate => ({ type: 'DELETE', entity: keyOnly(e) }));
   if (doomed.length > 0) await writePlan(t, { phases: [doomed], counts: { insert: 0, modify: 0, delete: 0, unchanged: 0, retired: doomed.length } }, batchSize);
+  tell(t.observer, (o) => o.swept(learned, picked));
   return doomed.length;
 }
 

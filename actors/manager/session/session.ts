@@ -37,8 +37,10 @@ import {
   readAll,
   retireLearned,
   shadowOf,
+  tell,
   writePlan,
   type OurPipeline,
+  type SessionObserver,
   type SessionTarget,
   type WriteCounts,
 } from './session-io.js';
@@ -80,6 +82,10 @@ export interface SessionInput {
   readonly logger: Logger;
   /** Told after each successful reconcile or sync (tests, metrics, request acknowledgements). */
   readonly onSynced?: (counts: WriteCounts, kind: 'reconcile' | 'sync') => void;
+  /** Told of every write, reconcile, sync and sweep (metrics). */
+  readonly observer?: SessionObserver;
+  /** Milliseconds on a monotonic clock, for the durations told to `observer` (default performance.now). */
+  readonly stopwatch?: () => number;
 }
 
 interface SessionContext extends SessionInput {
@@ -89,6 +95,8 @@ interface SessionContext extends SessionInput {
   attempts: number;
   dirty: boolean;
   reconciles: number;
+  /** A reconcile completed on the current connection (readiness: primary and programmed). */
+  reconciledHere: boolean;
   lastError: string | undefined;
 }
 
@@ -100,7 +108,7 @@ export type SessionEvent =
 
 function target(c: SessionContext): SessionTarget {
   if (!c.client) throw new Error('no client');
-  return { client: c.client, deviceId: c.deviceId, electionId: c.electionId };
+  return { client: c.client, deviceId: c.deviceId, electionId: c.electionId, ...(c.observer ? { observer: c.observer } : {}) };
 }
 
 function describe(e: unknown): string {
@@ -151,19 +159,28 @@ export const sessionLogic = setup({
     }),
     pipeline: fromPromise<boolean, SessionContext>(async ({ input }) => ensurePipeline(target(input), input.pipeline, input.logger)),
     reconcile: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
+      const stopwatch = input.stopwatch ?? (() => performance.now());
+      const started = input.observer ? stopwatch() : 0;
       const t = target(input);
-      const actual = await readAll(t, input.profileIds);
-      // Planned and snapshotted in one turn: `desired` may be live, and what changes during the
-      // writes is in the next takeChanges, so the shadow must be what this plan writes.
-      input.takeChanges?.();
-      input.takeRetire?.();
-      const desired = input.desired();
-      const plan = diffEntities(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
-      // After this plan the target holds exactly `desired` (learned tables aside); when the plan is
-      // empty it already did, so keying the read-back a second time would only cost time.
-      const shadow = shadowOf(desired);
-      const writes = await writePlan(t, plan, input.batchSize);
-      return { counts: countsOf(plan, writes), shadow };
+      try {
+        const actual = await readAll(t, input.profileIds);
+        // Planned and snapshotted in one turn: `desired` may be live, and what changes during the
+        // writes is in the next takeChanges, so the shadow must be what this plan writes.
+        input.takeChanges?.();
+        input.takeRetire?.();
+        const desired = input.desired();
+        const plan = diffEntities(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
+        // After this plan the target holds exactly `desired` (learned tables aside); when the plan is
+        // empty it already did, so keying the read-back a second time would only cost time.
+        const shadow = shadowOf(desired);
+        const writes = await writePlan(t, plan, input.batchSize);
+        const counts = countsOf(plan, writes);
+        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000, { plan, counts, actual, shadow }));
+        return { counts, shadow };
+      } catch (e) {
+        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000));
+        throw e;
+      }
     }),
     sync: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
       const desired = input.desired();
@@ -173,11 +190,13 @@ export const sessionLogic = setup({
         const plan = planFromShadow(desired, input.shadow);
         const shadow = shadowOf(desired);
         const writes = await writePlan(target(input), plan, input.batchSize);
+        tell(input.observer, (o) => o.replaced(shadow));
         const retired = sweep ? await retireLearned(target(input), input.volatileTables, sweep, input.batchSize) : 0;
         return { counts: { ...countsOf(plan, writes), retired }, shadow };
       }
       const { plan, updates } = planFromChanges(desired, input.shadow, changes);
       const writes = await writePlan(target(input), plan, input.batchSize);
+      tell(input.observer, (o) => o.synced(input.shadow, updates));
       // The shadow is large: updated in place, only once the writes are in.
       for (const [key, k] of updates) {
         if (k) input.shadow.set(key, k);
@@ -216,6 +235,7 @@ export const sessionLogic = setup({
     attempts: 0,
     dirty: false,
     reconciles: 0,
+    reconciledHere: false,
     lastError: undefined,
   }),
   initial: 'connecting',
@@ -225,7 +245,7 @@ export const sessionLogic = setup({
       invoke: {
         src: 'connect',
         input: ({ context }) => ({ address: context.address, tls: context.tls, timeouts: context.timeouts }),
-        onDone: { target: 'connected', actions: assign({ client: ({ event }) => event.output }) },
+        onDone: { target: 'connected', actions: assign({ client: ({ event }) => event.output, reconciledHere: false }) },
         onError: { target: 'backoff', actions: 'noteError' },
       },
     },
@@ -266,7 +286,7 @@ export const sessionLogic = setup({
             onDone: {
               target: 'ready',
               actions: [
-                assign({ shadow: ({ event }) => event.output.shadow, attempts: 0, reconciles: ({ context }) => context.reconciles + 1 }),
+                assign({ shadow: ({ event }) => event.output.shadow, attempts: 0, reconciles: ({ context }) => context.reconciles + 1, reconciledHere: true }),
                 ({ context, event }) => {
                   context.logger.info({ ...event.output.counts }, 'reconciled');
                   context.onSynced?.(event.output.counts, 'reconcile');
@@ -303,6 +323,8 @@ export const sessionLogic = setup({
         // A write the target refuses for a reason a retry cannot fix (a full table, a bad value):
         // keep the connection, try again on the next change or resync.
         degraded: {
+          // Not ready again until a reconcile completes.
+          entry: assign({ reconciledHere: false }),
           on: { 'desired.changed': { target: 'reconciling' } },
           after: { resync: 'reconciling' },
         },
@@ -317,3 +339,47 @@ export const sessionLogic = setup({
 });
 
 export type SessionRef = ActorRefFrom<typeof sessionLogic>;
+
+/** Whether the session serves its purpose now, and if not, why (for /readyz). */
+export interface SessionReadiness {
+  readonly ready: boolean;
+  /** Where the session is: connecting, backoff, arbitrating, pipeline, waitingForIntent, reconciling, ready, syncing, degraded, stopped. */
+  readonly state: string;
+  readonly reason?: string;
+}
+
+/**
+ * Ready when primary at the target with a reconcile completed on this connection and the last
+ * write accepted: in `ready` or `syncing`, or in a periodic resync's `reconciling` after one.
+ *
+ * @example
+ * sessionReadiness(refs.session?.getSnapshot()); // { ready: false, state: 'arbitrating', reason: 'not primary at the target: …' }
+ */
+export function sessionReadiness(snapshot: ReturnType<SessionRef['getSnapshot']> | undefined): SessionReadiness {
+  if (!snapshot || snapshot.status !== 'active') return { ready: false, state: 'stopped', reason: 'the device session is not running' };
+  const value = snapshot.value;
+  const c = snapshot.context;
+  if (typeof value === 'string') {
+    if (value === 'backoff') return { ready: false, state: value, reason: `the target is unreachable (retrying): ${c.lastError ?? 'unknown'}` };
+    return { ready: false, state: value, reason: value === 'connecting' ? `connecting to the target at ${c.address}` : 'the device session is stopping' };
+  }
+  const inner = (value as { connected?: unknown }).connected;
+  const state = typeof inner === 'string' ? inner : 'unknown';
+  switch (state) {
+    case 'ready':
+    case 'syncing':
+      return { ready: true, state };
+    case 'reconciling':
+      return c.reconciledHere ? { ready: true, state } : { ready: false, state, reason: 'the first reconcile on this connection is in progress' };
+    case 'arbitrating':
+      return { ready: false, state, reason: `not primary at the target (election id ${String(c.electionId)}): waiting for arbitration` };
+    case 'pipeline':
+      return { ready: false, state, reason: 'checking or pushing the pipeline' };
+    case 'waitingForIntent':
+      return { ready: false, state, reason: 'waiting for the intent to be complete (loaded, or the agent\'s state applied)' };
+    case 'degraded':
+      return { ready: false, state, reason: `the target refused the last write: ${c.lastError ?? 'unknown'}` };
+    default:
+      return { ready: false, state, reason: 'unknown session state' };
+  }
+}
