@@ -1,9 +1,18 @@
 /**
- * TargetAdmin (proto/infra/v1/target_admin.proto): the target's own counters and a packet trace,
- * served beside P4Runtime on the same gRPC server. Tests count writes here, where they land.
+ * TargetAdmin (proto/infra/v1/target_admin.proto): the target's own counters, a packet trace and
+ * write fault injection (faults.ts), served beside P4Runtime on the same gRPC server. Tests count
+ * writes here, where they land.
+ *
+ * @example
+ * const admin = new TargetAdminClient('unix:///tmp/p4rt.sock');
+ * await admin.setFaults({ writeDelayMs: 100, failPerMille: 250, failCode: 14, seed: 7 });
+ * const { injectedFailures, failedByCode } = await admin.stats();
+ * await admin.setFaults({}); // off
  */
 import { ChannelCredentials, Client, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Result } from '../../core/result.js';
 import { loadProtoRoot } from '../../messages/codec.js';
+import { checkTargetFaults, TargetFaultsError, type TargetFaults } from './faults.js';
 import type { TargetProgram } from './program.js';
 import { Code } from './wire.js';
 
@@ -21,6 +30,11 @@ export class TargetCounters {
   readRpcs = 0;
   entitiesRead = 0;
   pipelineCommits = 0;
+  /** Updates failed by fault injection (never in updatesFailed / failedByCode). */
+  injectedFailures = 0;
+  delayedWrites = 0;
+  /** Delayed writes whose caller gave up before they ran (not applied). */
+  abandonedWrites = 0;
 
   update(type: string, code: number): void {
     if (code !== Code.OK) {
@@ -59,7 +73,10 @@ export function adminServiceDefinition(): ServiceDefinition {
 
 type Req = Record<string, unknown>;
 
-export function adminImplementation(counters: TargetCounters, program: (deviceId: number) => TargetProgram | undefined): UntypedServiceImplementation {
+/** Sets a device's write faults (P4RuntimeServer.setFaults). */
+export type SetFaults = (deviceId: number, faults: Partial<Record<keyof TargetFaults, unknown>>) => Result<TargetFaults, TargetFaultsError>;
+
+export function adminImplementation(counters: TargetCounters, program: (deviceId: number) => TargetProgram | undefined, setFaults: SetFaults): UntypedServiceImplementation {
   return {
     Stats: (call: ServerUnaryCall<Req, unknown>, cb: sendUnaryData<unknown>) => {
       const p = program(Number(call.request.deviceId ?? 1));
@@ -77,7 +94,17 @@ export function adminImplementation(counters: TargetCounters, program: (deviceId
         packets: s?.packets ?? 0,
         learned: s?.learned ?? 0,
         tableEntries: s?.tableEntries ?? 0,
+        injectedFailures: counters.injectedFailures,
+        delayedWrites: counters.delayedWrites,
+        abandonedWrites: counters.abandonedWrites,
       });
+    },
+    SetFaults: (call: ServerUnaryCall<Req, unknown>, cb: sendUnaryData<unknown>) => {
+      const req = call.request;
+      if (req.__malformed) return cb({ code: Code.INVALID_ARGUMENT, details: 'malformed SetFaultsRequest' });
+      const r = setFaults(Number(req.deviceId ?? 1), { writeDelayMs: req.writeDelayMs, failPerMille: req.failPerMille, failCode: req.failCode, seed: req.seed });
+      if (!r.ok) return cb({ code: r.error.code, details: r.error.message });
+      cb(null, r.value);
     },
     Process: (call: ServerUnaryCall<Req, unknown>, cb: sendUnaryData<unknown>) => {
       const req = call.request;
@@ -108,6 +135,25 @@ export class TargetAdminClient {
 
   stats(deviceId = 1): Promise<Record<string, unknown>> {
     return this.call('Stats', { deviceId });
+  }
+
+  /**
+   * Sets the device's write faults (all zero or absent: off) and resolves with the faults now in
+   * force. A bad setting is refused before anything is sent; every refusal rejects with a
+   * TargetFaultsError (its code: 3 INVALID_ARGUMENT, 5 NOT_FOUND, or the call's gRPC status).
+   */
+  async setFaults(faults: Partial<TargetFaults> & { readonly deviceId?: number }): Promise<TargetFaults> {
+    const deviceId = faults.deviceId ?? 1;
+    if (!Number.isInteger(deviceId) || deviceId < 1) throw new TargetFaultsError(Code.INVALID_ARGUMENT, 'deviceId: a positive integer expected', 'deviceId');
+    const checked = checkTargetFaults(faults);
+    if (!checked.ok) throw checked.error;
+    try {
+      const r = await this.call('SetFaults', { deviceId, ...checked.value });
+      return { writeDelayMs: Number(r.writeDelayMs), failPerMille: Number(r.failPerMille), failCode: Number(r.failCode), seed: Number(r.seed) };
+    } catch (e) {
+      const status = e as { code?: number; details?: string; message?: string };
+      throw new TargetFaultsError(status.code ?? Code.UNKNOWN, status.details ?? status.message ?? 'SetFaults failed');
+    }
   }
 
   process(port: number, frame: Uint8Array, deviceId = 1): Promise<{ dropped: boolean; port: number; frame: Uint8Array; dropReason: string }> {

@@ -3,7 +3,9 @@
  * behind the TargetProgram interface (the behavioural model of k8s_dp by default). It
  * implements arbitration (arbitration.ts), Set/GetForwardingPipelineConfig (device.ts), Write
  * with per-update errors and CONTINUE_ON_ERROR / ROLLBACK_ON_ERROR, streamed Read, and
- * Capabilities. Every malformed request gets a status.
+ * Capabilities. Every malformed request gets a status. For the simulator, TargetAdmin.SetFaults
+ * slows and fails a device's writes (faults.ts); a device without faults pays one map lookup
+ * per Write RPC for it.
  *
  * @example
  * const server = new P4RuntimeServer({ devices: [{ id: 1, instantiate, verify }], logger });
@@ -23,9 +25,11 @@ import {
 import type { Logger } from 'pino';
 import { parseP4Info } from '../p4info.js';
 import { fromProto3Json, p4Types } from '../runtime-proto.js';
+import { err, ok, type Result } from '../../core/result.js';
 import { adminImplementation, adminServiceDefinition, TargetCounters } from './admin.js';
 import { Arbitration } from './arbitration.js';
 import { DeviceState, type PipelineConfig, type SetAction, type Verifier } from './device.js';
+import { checkTargetFaults, DeviceFaults, faultsOff, TargetFaultsError, type TargetFaults } from './faults.js';
 import { ReadChunker } from './lean-read.js';
 import { LeanWrite } from './lean-write.js';
 import type { TargetProgram, WireEntity } from './program.js';
@@ -81,13 +85,15 @@ export class P4RuntimeServer {
   private readonly log: Logger;
   /** What the target itself counts (served by TargetAdmin.Stats). */
   readonly counters = new TargetCounters();
+  /** Devices with write faults set (TargetAdmin.SetFaults) or writes still held back by them. */
+  private readonly faults = new Map<number, DeviceFaults>();
 
   constructor(private readonly options: TargetOptions) {
     this.log = options.logger;
     for (const d of options.devices) this.devices.set(d.id, new DeviceState(d.id, d.verify, d.instantiate));
     this.arbitration = new Arbitration({ devices: this.devices.keys() });
     this.server.addService(p4RuntimeServiceDefinition(), this.implementation());
-    this.server.addService(adminServiceDefinition(), adminImplementation(this.counters, (id) => this.devices.get(id)?.program));
+    this.server.addService(adminServiceDefinition(), adminImplementation(this.counters, (id) => this.devices.get(id)?.program, (id, f) => this.setFaults(id, f)));
   }
 
   /** Commits a pipeline from its P4Info JSON, as a VERIFY_AND_COMMIT would (start-up default). */
@@ -119,8 +125,32 @@ export class P4RuntimeServer {
     });
   }
 
+  /**
+   * Slows and fails the writes of a device from now on (faults.ts); all zero turns that off once
+   * the writes already held back have run. A bad setting changes nothing.
+   */
+  setFaults(deviceId: number, input: Partial<Record<keyof TargetFaults, unknown>>): Result<TargetFaults, TargetFaultsError> {
+    if (!this.devices.has(deviceId)) return err(new TargetFaultsError(Code.NOT_FOUND, `unknown device ${deviceId}`, 'deviceId'));
+    const checked = checkTargetFaults(input);
+    if (!checked.ok) return checked;
+    let device = this.faults.get(deviceId);
+    if (!device) {
+      if (faultsOff(checked.value)) return ok(checked.value);
+      const created: DeviceFaults = new DeviceFaults(() => {
+        if (this.faults.get(deviceId) === created) this.faults.delete(deviceId);
+      });
+      this.faults.set(deviceId, created);
+      device = created;
+    }
+    device.configure(checked.value);
+    this.log.warn({ device: deviceId, ...checked.value }, faultsOff(checked.value) ? 'write faults off' : 'write faults on');
+    return ok(checked.value);
+  }
+
   /** Stops accepting calls, ends the streams, waits for in-flight calls up to `graceMs`. */
   async close(graceMs = 1000): Promise<void> {
+    for (const f of this.faults.values()) f.dispose();
+    this.faults.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -136,7 +166,7 @@ export class P4RuntimeServer {
   private implementation(): UntypedServiceImplementation {
     return {
       Capabilities: (_call: Call<Msg>, cb: Reply) => cb(null, { p4runtime_api_version: P4RUNTIME_API_VERSION }),
-      Write: (call: Call<Msg | LeanWrite>, cb: Reply) => this.guard(cb, () => this.write(call.request, cb)),
+      Write: (call: Call<Msg | LeanWrite>, cb: Reply) => this.guard(cb, () => this.write(call, cb)),
       Read: (call: ServerWritableStream<Msg, unknown>) => this.read(call),
       SetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.setPipeline(call.request, cb)),
       GetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.getPipeline(call.request, cb)),
@@ -154,9 +184,24 @@ export class P4RuntimeServer {
     }
   }
 
-  private write(req: Msg | LeanWrite, cb: Reply): void {
+  private write(call: Call<Msg | LeanWrite>, cb: Reply): void {
+    const req = call.request;
     if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed WriteRequest: ${req.__malformed}` });
     const head = req instanceof LeanWrite ? req : writeHeader(req);
+    const faults = this.faults.get(head.deviceId);
+    if (faults === undefined) return this.applyWrite(req, head, cb, undefined);
+    // Write faults: held back in arrival order, then applied — unless the caller gave up meanwhile.
+    const held = faults.schedule(() => {
+      if (call.cancelled) {
+        this.counters.abandonedWrites++;
+        return;
+      }
+      this.guard(cb, () => this.applyWrite(req, head, cb, faults));
+    });
+    if (held) this.counters.delayedWrites++;
+  }
+
+  private applyWrite(req: Msg | LeanWrite, head: WriteHead, cb: Reply, faults: DeviceFaults | undefined): void {
     const access = this.arbitration.checkWrite(head.deviceId, head.role, head.electionId);
     if (access !== 'OK') return cb({ code: Code[access], details: access === 'NOT_FOUND' ? `unknown device ${head.deviceId}` : 'not the primary client' });
     const program = this.devices.get(head.deviceId)?.program;
@@ -164,8 +209,10 @@ export class P4RuntimeServer {
     const atomicity = head.atomicity;
     if (atomicity === 2) return cb({ code: Code.UNIMPLEMENTED, details: 'DATAPLANE_ATOMIC is not supported' });
     if (atomicity !== 0 && atomicity !== 1) return cb({ code: Code.INVALID_ARGUMENT, details: `unknown atomicity ${atomicity}` });
-    const { statuses, types } = applyUpdates(program, req, atomicity === 1);
+    const failure = faults?.injecting();
+    const { statuses, types } = applyUpdates(program, req, atomicity === 1, failure && faults ? faults.inject : undefined);
     this.counters.writeRpcs++;
+    if (failure) return this.countInjected(statuses, types, failure, atomicity === 1, cb);
     let ok = true;
     for (let i = 0; i < statuses.length; i++) {
       const code = statuses[i]!.code;
@@ -173,6 +220,24 @@ export class P4RuntimeServer {
       if (code !== Code.OK) ok = false;
     }
     if (ok) return cb(null, {});
+    cb(writeFailure(statuses));
+  }
+
+  /**
+   * Counts a write that ran with failures injected: the injected ones (and, under
+   * ROLLBACK_ON_ERROR, those rolled back with them) apart from genuine failures, so checks on
+   * failed_by_code (duplicate writes) see only what the program itself refused.
+   */
+  private countInjected(statuses: readonly UpdateStatus[], types: readonly number[], failure: UpdateStatus, rollback: boolean, cb: Reply): void {
+    const injectedBatch = rollback && statuses.includes(failure);
+    let allOk = true;
+    for (let i = 0; i < statuses.length; i++) {
+      const s = statuses[i]!;
+      if (s.code !== Code.OK) allOk = false;
+      if (s === failure || (injectedBatch && s.code !== Code.OK)) this.counters.injectedFailures++;
+      else this.counters.update(UPDATE_TYPES[types[i]!] ?? '', s.code);
+    }
+    if (allOk) return cb(null, {});
     cb(writeFailure(statuses));
   }
 
@@ -270,8 +335,15 @@ function fingerprint(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+interface WriteHead {
+  readonly deviceId: number;
+  readonly role: string;
+  readonly electionId: bigint | undefined;
+  readonly atomicity: number;
+}
+
 /** The header fields of a generic WriteRequest, read as the lean decoder reads them (LeanWrite). */
-function writeHeader(req: Msg): { deviceId: number; role: string; electionId: bigint | undefined; atomicity: number } {
+function writeHeader(req: Msg): WriteHead {
   return {
     deviceId: Number(u64(req.device_id)),
     role: typeof req.role === 'string' ? req.role : '',

@@ -28,9 +28,17 @@ export interface AppliedWrite {
   readonly types: readonly number[];
 }
 
-/** Applies every update of `req`, all or nothing when `rollback` (ROLLBACK_ON_ERROR). */
-export function applyUpdates(program: TargetProgram, req: Msg | LeanWrite, rollback: boolean): AppliedWrite {
-  const { at, types } = applier(program, req);
+/**
+ * Applies every update of `req`, all or nothing when `rollback` (ROLLBACK_ON_ERROR). `inject`
+ * (fault injection, faults.ts) is asked before each update and may fail it instead of applying
+ * it; without it nothing is added per update.
+ */
+export function applyUpdates(program: TargetProgram, req: Msg | LeanWrite, rollback: boolean, inject?: () => UpdateStatus | undefined): AppliedWrite {
+  const { at: apply, types } = applier(program, req);
+  const at: ApplyAt = inject ? (i, undo) => {
+    const injected = inject();
+    return injected ? { status: injected } : apply(i, undo);
+  } : apply;
   return { statuses: rollback ? allOrNothing(types.length, at) : each(types.length, at), types };
 }
 
