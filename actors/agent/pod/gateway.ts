@@ -13,7 +13,7 @@ import { err, ok, type Result } from '../../../core/result.js';
 import type { IpCommandError } from '../pool/errors.js';
 import { checkName, type IpRunner } from '../pool/ip.js';
 import { PlumbError } from './errors.js';
-import { checkCidrText, checkIfname, checkIpv4, checkNetns, netnsExists, netnsPath } from './inputs.js';
+import { checkCidrText, checkIfname, checkIpv4, checkNetns, netnsExists, netnsPath, probeOf } from './inputs.js';
 import { readLinks, runSteps, type Step } from './kernel.js';
 
 /** The pods' default gateway; a /32 on the gateway TAP in the gateway namespace. */
@@ -64,7 +64,7 @@ export async function setupGateway(ip: IpRunner, opts: GatewayOptions): Promise<
   const tap = checkIfname(opts.tap, 'gateway TAP');
   if (!tap.ok) return tap;
   if (opts.poolNetns !== undefined) {
-    const pool = await checkNetns(opts.poolNetns, 'pool namespace', true);
+    const pool = await checkNetns(opts.poolNetns, 'pool namespace', true, probeOf(ip));
     if (!pool.ok) return pool;
   }
   const gwName = checkName(opts.gatewayNetns, 'gateway namespace');
@@ -72,10 +72,10 @@ export async function setupGateway(ip: IpRunner, opts: GatewayOptions): Promise<
   const gw = opts.gatewayNetns;
   const what = `setting up the gateway ${opts.tap} in ${gw}`;
 
-  if (!(await netnsExists(gw))) {
+  if (!(await netnsExists(gw, probeOf(ip)))) {
     const made = await ip.run(['netns', 'add', gw]);
     // Another agent may have raced us to it: only a namespace still missing is a failure.
-    if (!made.ok && !(await netnsExists(gw))) return err(new PlumbError('netns', `${what}: ${made.error.message}`, { cause: made.error }));
+    if (!made.ok && !(await netnsExists(gw, probeOf(ip)))) return err(new PlumbError('netns', `${what}: ${made.error.message}`, { cause: made.error }));
   }
   const there = await readLinks(ip, gw, 'inspect');
   if (!there.ok) return there;
@@ -110,7 +110,7 @@ export async function setupHost(ip: IpRunner, opts: HostOptions): Promise<Result
   const tap = checkIfname(opts.tap, 'host TAP');
   if (!tap.ok) return tap;
   if (opts.netns !== undefined) {
-    const ns = await checkNetns(opts.netns, 'host namespace', true);
+    const ns = await checkNetns(opts.netns, 'host namespace', true, probeOf(ip));
     if (!ns.ok) return ns;
   }
   const address = checkIpv4(opts.address, 'host address');

@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { err, ok, type Result } from '../../../core/result.js';
-import { checkName } from '../pool/ip.js';
+import { checkName, type IpRunner, type NetnsProbe } from '../pool/ip.js';
 import { MAX_IFNAME } from '../pool/setup.js';
 import { PlumbError } from './errors.js';
 import { formatIpv4, parseIpv4 } from '../../../messages/validate.js';
@@ -47,24 +47,39 @@ export function netnsPath(netns: string | undefined): string {
   return isNetnsPath(netns) ? netns : `${NETNS_RUN_DIR}/${netns}`;
 }
 
-/** Whether the namespace's file exists (a deleted named namespace, or an exited process's, does not). */
-export async function netnsExists(netns: string | undefined): Promise<boolean> {
-  try {
-    await stat(netnsPath(netns));
-    return true;
-  } catch {
-    return false;
-  }
+/** The real kernel's namespaces, seen through their files. */
+export const fsNetns: NetnsProbe = {
+  /** The namespace's file exists (a deleted named namespace, or an exited process's, does not). */
+  async exists(netns) {
+    try {
+      await stat(netnsPath(netns));
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  /** The same nsfs inode. */
+  async same(a, b) {
+    try {
+      const [x, y] = await Promise.all([stat(netnsPath(a)), stat(netnsPath(b))]);
+      return x.dev === y.dev && x.ino === y.ino;
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** The probe of a kernel: its own, or the namespace files. */
+export const probeOf = (ip: IpRunner | undefined): NetnsProbe => ip?.netns ?? fsNetns;
+
+/** Whether the namespace exists (names, paths, or undefined = the caller's). */
+export function netnsExists(netns: string | undefined, probe: NetnsProbe = fsNetns): Promise<boolean> {
+  return probe.exists(netns);
 }
 
-/** Whether two namespaces (names, paths, or undefined = the caller's) are the same one (same nsfs inode). */
-export async function sameNetns(a: string | undefined, b: string | undefined): Promise<boolean> {
-  try {
-    const [x, y] = await Promise.all([stat(netnsPath(a)), stat(netnsPath(b))]);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
+/** Whether two namespaces (names, paths, or undefined = the caller's) are the same one. */
+export function sameNetns(a: string | undefined, b: string | undefined, probe: NetnsProbe = fsNetns): Promise<boolean> {
+  return probe.same(a, b);
 }
 
 /**
@@ -74,9 +89,9 @@ export async function sameNetns(a: string | undefined, b: string | undefined): P
  * @example
  * await checkForeignNetns('/proc/4242/ns/net', 'ioff-pool'); // refused while 4242 is still in ours
  */
-export async function checkForeignNetns(pod: string, pool: string | undefined): Promise<Result<string, PlumbError>> {
-  if (await sameNetns(pod, undefined)) return refuse(`pod namespace ${pod} is this agent's own network namespace`);
-  if (pool !== undefined && (await sameNetns(pod, pool))) return refuse(`pod namespace ${pod} is the pool namespace ${pool}`);
+export async function checkForeignNetns(pod: string, pool: string | undefined, probe: NetnsProbe = fsNetns): Promise<Result<string, PlumbError>> {
+  if (await sameNetns(pod, undefined, probe)) return refuse(`pod namespace ${pod} is this agent's own network namespace`);
+  if (pool !== undefined && (await sameNetns(pod, pool, probe))) return refuse(`pod namespace ${pod} is the pool namespace ${pool}`);
   return ok(pod);
 }
 
@@ -87,14 +102,14 @@ export async function checkForeignNetns(pod: string, pool: string | undefined): 
  * @example
  * await checkNetns('/var/run/netns/cni-1234', 'pod namespace', true);
  */
-export async function checkNetns(netns: string, what: string, mustExist: boolean): Promise<Result<string, PlumbError>> {
+export async function checkNetns(netns: string, what: string, mustExist: boolean, probe: NetnsProbe = fsNetns): Promise<Result<string, PlumbError>> {
   if (isNetnsPath(netns)) {
     if (netns.includes('\0') || netns.length < 2) return refuse(`${what} "${netns}" is not a usable path`);
   } else {
     const checked = checkName(netns, what);
     if (!checked.ok) return refuse(`${checked.error.message}, or be an absolute path`);
   }
-  if (mustExist && !(await netnsExists(netns))) return refuse(`${what} ${netnsPath(netns)} does not exist`);
+  if (mustExist && !(await netnsExists(netns, probe))) return refuse(`${what} ${netnsPath(netns)} does not exist`);
   return ok(netns);
 }
 

@@ -22,10 +22,10 @@
  */
 import { err, ok, type Result } from '../../../core/result.js';
 import type { IpCommandError } from '../pool/errors.js';
-import type { IpRunner } from '../pool/ip.js';
+import type { IpRunner, NetnsProbe } from '../pool/ip.js';
 import { PlumbError, type PlumbStep } from './errors.js';
 import { GATEWAY_IP } from './gateway.js';
-import { checkCidr, checkForeignNetns, checkIfname, checkIpv4, checkMtu, checkNetns, checkPrefixLength, netnsExists, netnsPath } from './inputs.js';
+import { checkCidr, checkForeignNetns, checkIfname, checkIpv4, checkMtu, checkNetns, checkPrefixLength, netnsExists, netnsPath, probeOf } from './inputs.js';
 import { readAddrs, readLinks, readRoutes, runSteps, type PodLink, type Step } from './kernel.js';
 
 /** One pod address from IPAM. */
@@ -75,17 +75,17 @@ interface Wanted {
   readonly routes: readonly string[];
 }
 
-async function checkSpec(spec: PlumbSpec, podMustExist: boolean): Promise<Result<Wanted, PlumbError>> {
+async function checkSpec(spec: PlumbSpec, podMustExist: boolean, probe: NetnsProbe): Promise<Result<Wanted, PlumbError>> {
   const name = checkIfname(spec.from.name, 'pool interface name');
   if (!name.ok) return name;
   if (spec.from.netns !== undefined) {
-    const home = await checkNetns(spec.from.netns, 'pool namespace', true);
+    const home = await checkNetns(spec.from.netns, 'pool namespace', true, probe);
     if (!home.ok) return home;
   }
-  const pod = await checkNetns(spec.netns, 'pod namespace', podMustExist);
+  const pod = await checkNetns(spec.netns, 'pod namespace', podMustExist, probe);
   if (!pod.ok) return pod;
   if (podMustExist) {
-    const foreign = await checkForeignNetns(spec.netns, spec.from.netns);
+    const foreign = await checkForeignNetns(spec.netns, spec.from.netns, probe);
     if (!foreign.ok) return foreign;
   }
   const ifname = checkIfname(spec.ifname, 'ifname');
@@ -193,7 +193,7 @@ async function pruneStale(ip: IpRunner, pod: string, ifname: string, wanted: Wan
  * if (r.ok) console.log(r.value.mac);
  */
 export async function plumbPod(ip: IpRunner, spec: PlumbSpec, options: { moved?: boolean } = {}): Promise<Result<Plumbed, PlumbError | IpCommandError>> {
-  const wanted = await checkSpec(spec, true);
+  const wanted = await checkSpec(spec, true, probeOf(ip));
   if (!wanted.ok) return wanted;
   const { ifname, from, netns: pod } = spec;
   if (ip.runBatch) {
@@ -226,7 +226,7 @@ export async function movePod(
   ip: IpRunner,
   spec: { readonly from: { readonly name: string; readonly netns?: string }; readonly netns: string; readonly ifname: string; readonly mtu: number },
 ): Promise<Result<void, PlumbError | IpCommandError>> {
-  const checked = await checkSpec({ ...spec, ips: [{ address: '10.0.0.1', prefixLength: 32 }], routes: [] }, true);
+  const checked = await checkSpec({ ...spec, ips: [{ address: '10.0.0.1', prefixLength: 32 }], routes: [] }, true, probeOf(ip));
   if (!checked.ok) return checked;
   const moved = await ip.run(['link', 'set', 'dev', spec.from.name, 'netns', netnsPath(spec.netns), 'name', spec.ifname, 'mtu', String(spec.mtu)], spec.from.netns);
   if (moved.ok) return ok(undefined);
@@ -292,20 +292,21 @@ export async function unplumbPod(
   at: { netns: string; ifname: string },
   home: { name: string; netns?: string },
 ): Promise<Result<'returned' | 'gone', PlumbError | IpCommandError>> {
-  const pod = await checkNetns(at.netns, 'pod namespace', false);
+  const probe = probeOf(ip);
+  const pod = await checkNetns(at.netns, 'pod namespace', false, probe);
   if (!pod.ok) return pod;
   const ifname = checkIfname(at.ifname, 'ifname');
   if (!ifname.ok) return ifname;
   const name = checkIfname(home.name, 'pool interface name');
   if (!name.ok) return name;
   if (home.netns !== undefined) {
-    const ns = await checkNetns(home.netns, 'pool namespace', true);
+    const ns = await checkNetns(home.netns, 'pool namespace', true, probe);
     if (!ns.ok) return ns;
   }
-  const foreign = await checkForeignNetns(at.netns, home.netns);
+  const foreign = await checkForeignNetns(at.netns, home.netns, probe);
   if (!foreign.ok) return foreign;
 
-  if (await netnsExists(at.netns)) {
+  if (await netnsExists(at.netns, probe)) {
     // The fast path, two execs: our TAP is in the pod under ifname → one request moves it home
     // and renames it there (the move brings it down and drops its addresses and routes).
     const inPod = await readLinks(ip, at.netns, 'inspect');
@@ -317,9 +318,9 @@ export async function unplumbPod(
   const atHome = await readLinks(ip, home.netns, 'inspect');
   if (!atHome.ok) return atHome;
   if (atHome.value.some((l) => l.name === home.name)) return ok('returned');
-  if (!(await netnsExists(at.netns))) return ok('gone');
+  if (!(await netnsExists(at.netns, probe))) return ok('gone');
   const links = await readLinks(ip, at.netns, 'inspect');
-  if (!links.ok) return (await netnsExists(at.netns)) ? links : ok('gone');
+  if (!links.ok) return (await netnsExists(at.netns, probe)) ? links : ok('gone');
   const find = (n: string): PodLink | undefined => links.value.find((l) => l.name === n && l.tap);
   const current = find(at.ifname)?.name ?? find(home.name)?.name;
   if (current === undefined) return ok('gone');
@@ -347,7 +348,7 @@ export async function unplumbPod(
  * if (!c.ok) console.error(c.error.message); // "eth0 in /var/run/netns/x: MTU is 1400, expected 1450"
  */
 export async function checkPod(ip: IpRunner, spec: PlumbSpec & { mac: string }): Promise<Result<void, PlumbError>> {
-  const wanted = await checkSpec(spec, false);
+  const wanted = await checkSpec(spec, false, probeOf(ip));
   if (!wanted.ok) return wanted;
   const mac = spec.mac.toLowerCase();
   if (!MAC.test(mac)) return err(new PlumbError('validate', `MAC "${spec.mac}" is not aa:bb:cc:dd:ee:ff`));
@@ -355,7 +356,7 @@ export async function checkPod(ip: IpRunner, spec: PlumbSpec & { mac: string }):
   const fail = (problems: string[], cause?: unknown): { ok: false; error: PlumbError } =>
     err(new PlumbError('check', `${ifname} in ${pod}: ${problems.join('; ')}`, { problems, cause }));
 
-  if (!(await netnsExists(pod))) return fail([`the namespace ${netnsPath(pod)} does not exist`]);
+  if (!(await netnsExists(pod, probeOf(ip)))) return fail([`the namespace ${netnsPath(pod)} does not exist`]);
   const links = await readLinks(ip, pod, 'check');
   if (!links.ok) return fail([links.error.message], links.error);
   const link = links.value.find((l) => l.name === ifname);

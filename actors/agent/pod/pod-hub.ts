@@ -12,7 +12,6 @@
  * const pods = hub.supervisor(); // a child of the agent tree
  * await hub.add(request, 10_000); // { ok: true, value: { ifname: 'eth0', mac, sandbox, portId } }
  */
-import { access } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom } from 'xstate';
 import type { Clock } from '../../../core/clock.js';
@@ -29,6 +28,7 @@ import type { DiscoveredPool } from '../pool/discover.js';
 import type { IpRunner } from '../pool/ip.js';
 import type { Allocation, PodKey, PodRecord, PoolAllocator } from '../pool/allocator.js';
 import { checkPod, movePod, plumbPod, unplumbPod } from './plumbing.js';
+import { probeOf } from './inputs.js';
 import { podLogic, type PodInput, type PodOutcome, type PodWork } from './pod-machine.js';
 
 export interface PodHubDeps {
@@ -406,7 +406,7 @@ export class PodHub implements CniBackendPort {
       },
       verify: async (a) => {
         if (!a.pod || a.netns === null) return ok('gone');
-        if (a.netns.startsWith('/') && !(await access(a.netns).then(() => true, () => false))) return ok('gone');
+        if (a.netns.startsWith('/') && !(await probeOf(ip).exists(a.netns))) return ok('gone');
         const link = await ip.run(['link', 'show', 'dev', a.name], a.netns);
         if (!link.ok) return ok('gone');
         const checked = await checkPod(ip, { ...this.plumbSpec(a, requestFromAllocation(a)), mac: a.pod.mac });

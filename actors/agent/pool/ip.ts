@@ -12,7 +12,19 @@ import { IpCommandError, PoolNameError } from './errors.js';
  * Runs `ip ...args` in `netns`: a name (`ip -n NAME`), an absolute path (`nsenter --net=PATH ip`),
  * or the caller's namespace when undefined. Tests may pass a fake.
  */
+/**
+ * Whether network namespaces exist and which are the same one. The real kernel's answer is in
+ * the namespace files (actors/agent/pod/inputs.ts fsNetns); a stand-in kernel brings its own.
+ */
+export interface NetnsProbe {
+  /** A name, a path, or undefined (the caller's own). */
+  exists(netns: string | undefined): Promise<boolean>;
+  same(a: string | undefined, b: string | undefined): Promise<boolean>;
+}
+
 export interface IpRunner {
+  /** How this kernel's namespaces are probed (default: their files under /var/run/netns, /proc). */
+  readonly netns?: NetnsProbe;
   run(args: readonly string[], netns?: string): Promise<Result<string, IpCommandError>>;
   /**
    * Optional: several commands in one exec (`ip -batch -`), stopping at the first failure, with
