@@ -65,6 +65,13 @@ export const kubeSchema = z
     maxSyncDelayMs: z.number().int().min(0).max(600_000).default(1000),
     /** Every this many ms, send every service port to the manager again (0: never). */
     resyncMs: z.number().int().min(0).max(86_400_000).default(0),
+    /**
+     * A bearer token file, re-read every minute (a ServiceAccount's projected token in a pod:
+     * /var/run/secrets/kubernetes.io/serviceaccount/token). None: anonymous (the stand-in).
+     */
+    tokenFile: z.string().startsWith('/').optional(),
+    /** The CA bundle that signed an https server's certificate (in a pod: …/serviceaccount/ca.crt). */
+    caFile: z.string().startsWith('/').optional(),
   })
   .strict();
 

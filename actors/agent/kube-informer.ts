@@ -32,6 +32,7 @@ import {
   type V1Node,
   type V1Service,
 } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { InformerHooks, InformerLike, OpenInformer } from './kube-source.js';
 
@@ -47,6 +48,9 @@ export interface KubeApiOptions {
   readonly requestTimeoutMs: number;
   /** Items per list page. */
   readonly pageSize: number;
+  /** Bearer token file (re-read every minute) and the server's CA bundle. */
+  readonly tokenFile?: string;
+  readonly caFile?: string;
 }
 
 /** A watch that said nothing, not even a BOOKMARK, for longer than the server was asked to keep it. */
@@ -59,13 +63,44 @@ export class ListTimeoutError extends Error {
   override readonly name = 'ListTimeoutError';
 }
 
-/** A KubeConfig for one API server, without credentials (no auth for now). */
-export function kubeConfigFor(server: string): KubeConfig {
+/**
+ * A bearer token read from a file and read again at most every minute (a projected
+ * ServiceAccount token is rotated in place). Unlike the library's own `tokenFile` provider it
+ * trims the file, as client-go does: a token written with a trailing newline would otherwise be
+ * an illegal header value and fail every request.
+ */
+class TokenFileAuth {
+  private token = '';
+  private readAt = -Infinity;
+
+  constructor(private readonly now: () => number) {}
+
+  isAuthProvider(user: { authProvider?: { name?: string } }): boolean {
+    return user.authProvider?.name === TOKEN_FILE_PROVIDER;
+  }
+
+  async applyAuthentication(user: { authProvider?: { config?: Record<string, string> } }, opts: { headers?: Record<string, unknown> }): Promise<void> {
+    if (this.now() - this.readAt > 60_000) {
+      this.token = (await readFile(user.authProvider?.config?.file ?? '', 'utf8')).trim();
+      this.readAt = this.now();
+    }
+    opts.headers = { ...opts.headers, Authorization: `Bearer ${this.token}` };
+  }
+}
+
+const TOKEN_FILE_PROVIDER = 'infra-offload-token-file';
+
+/**
+ * A KubeConfig for one API server: anonymous, or with a bearer token file (re-read every
+ * minute) and a CA bundle for https — what a pod's ServiceAccount mounts.
+ */
+export function kubeConfigFor(server: string, auth: { readonly tokenFile?: string; readonly caFile?: string; readonly clock?: Clock } = {}): KubeConfig {
   const kc = new KubeConfig();
+  if (auth.tokenFile) kc.addAuthenticator(new TokenFileAuth(auth.clock ? () => auth.clock!.now() : () => Date.now()));
   kc.loadFromOptions({
     // skipTLSVerify only lets the library accept http:// (it refuses plaintext otherwise).
-    clusters: [{ name: 'cluster', server, skipTLSVerify: server.startsWith('http://') }],
-    users: [{ name: 'agent' }],
+    clusters: [{ name: 'cluster', server, skipTLSVerify: server.startsWith('http://'), ...(auth.caFile ? { caFile: auth.caFile } : {}) }],
+    users: [auth.tokenFile ? { name: 'agent', authProvider: { name: TOKEN_FILE_PROVIDER, config: { file: auth.tokenFile } } } : { name: 'agent' }],
     contexts: [{ name: 'agent', cluster: 'cluster', user: 'agent' }],
     currentContext: 'agent',
   });
@@ -80,7 +115,7 @@ export class KubeApi {
   private readonly discovery: DiscoveryV1Api;
 
   constructor(private readonly options: KubeApiOptions) {
-    this.kc = kubeConfigFor(options.server);
+    this.kc = kubeConfigFor(options.server, options);
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.discovery = this.kc.makeApiClient(DiscoveryV1Api);
   }

@@ -238,6 +238,13 @@ export class KubeWatchers {
   }
 }
 
-function pick(c: KubeSection): { watchTimeoutSeconds: number; idleGraceMs: number; requestTimeoutMs: number; pageSize: number } {
-  return { watchTimeoutSeconds: c.watchTimeoutSeconds, idleGraceMs: c.idleGraceMs, requestTimeoutMs: c.requestTimeoutMs, pageSize: c.pageSize };
+function pick(c: KubeSection): { watchTimeoutSeconds: number; idleGraceMs: number; requestTimeoutMs: number; pageSize: number; tokenFile?: string; caFile?: string } {
+  return {
+    watchTimeoutSeconds: c.watchTimeoutSeconds,
+    idleGraceMs: c.idleGraceMs,
+    requestTimeoutMs: c.requestTimeoutMs,
+    pageSize: c.pageSize,
+    ...(c.tokenFile ? { tokenFile: c.tokenFile } : {}),
+    ...(c.caFile ? { caFile: c.caFile } : {}),
+  };
 }

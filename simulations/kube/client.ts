@@ -15,6 +15,7 @@
 import { err, ok, toError, type Result } from '../../core/result.js';
 import { collectionPath, itemPath, resourceByName, resourceFor, type ResourceType } from './resources.js';
 import { status, type KubeObject, type Status } from './store.js';
+import type { AccessSnapshot } from './access-log.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -92,6 +93,12 @@ export class KubeClient {
   /** The stand-in's counters (GET /_standin/stats). */
   async stats(): Promise<Result<Record<string, unknown>, Status>> {
     return this.call('GET', '/_standin/stats');
+  }
+
+  /** The stand-in's access log (GET /_standin/access): user × verb × resource × API group, counted. */
+  async access(): Promise<Result<AccessSnapshot, Status>> {
+    const r = await this.call('GET', '/_standin/access');
+    return r.ok ? ok(r.value as unknown as AccessSnapshot) : r;
   }
 
   private resourceOf(object: KubeObject): Result<ResourceType, Status> {

@@ -11,7 +11,8 @@
  * - create (POST collection), replace (PUT item), delete (DELETE item), get (GET item).
  * - knobs, under `/_standin/`: `drop-watches` (cut every open watch), `expire-watches` (send
  *   them a 410 ERROR), `stall?seconds=N` (hold requests and events), `outage?seconds=N` (close
- *   the listener and every connection), `compact` (forget the history), `stats`.
+ *   the listener and every connection), `compact` (forget the history), `stats`, `access` (the
+ *   access log: who asked for which verb on which resource, access-log.ts).
  *
  * An optional admin listener serves the same API but is exempt from every knob, so a test (or
  * the local node) can keep changing objects while the main listener is away.
@@ -30,6 +31,7 @@ import { parseResourcePath, type ParsedPath } from './resources.js';
 import { ObjectStore, status, type KubeObject, type Status } from './store.js';
 import { send as json, StandinRequests, type RequestContext } from './requests.js';
 import type { WatchStream } from './watch-stream.js';
+import { AccessLog, requestAttributes, requestUser, type AccessSnapshot, type RequestAttributes } from './access-log.js';
 
 export interface StandinOptions {
   /** Change events kept for watches to replay (older versions get 410). Default 1000. */
@@ -43,6 +45,14 @@ export interface StandinOptions {
   readonly clock?: Clock;
   /** Where the stand-in reports what it does (one line per request at most). */
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Bearer tokens and their users (kube-apiserver's --token-auth-file): on the main listener a
+   * token not in the table is refused with 401. Without it every request is let in, and recorded
+   * as `system:anonymous` or by a digest of its token (access-log.ts).
+   */
+  readonly tokens?: ReadonlyMap<string, string>;
+  /** The access log (GET /_standin/access): distinct entries kept, and a hook per request. */
+  readonly accessLog?: { readonly maxEntries?: number; readonly onRecord?: (attrs: RequestAttributes) => void };
 }
 
 export interface StandinStats {
@@ -71,6 +81,8 @@ export class KubeApiStandin {
   private readonly requests: StandinRequests;
   private readonly watches = new Set<WatchStream>();
   private readonly counts = new Map<string, number>();
+  /** Who asked for what (verb × resource × API group, per user): see access-log.ts. */
+  readonly access: AccessLog;
   private main: Listener | undefined;
   private admin: Listener | undefined;
   private stallUntil = 0;
@@ -87,6 +99,7 @@ export class KubeApiStandin {
     this.clock = options.clock ?? systemClock;
     this.expiredWatch = options.expiredWatch ?? 'event';
     this.store = new ObjectStore({ historySize: options.historySize ?? 1000 });
+    this.access = new AccessLog(options.accessLog?.maxEntries, options.accessLog?.onRecord);
     this.requests = new StandinRequests({
       store: this.store,
       clock: this.clock,
@@ -242,6 +255,7 @@ export class KubeApiStandin {
     try {
       const url = new URL(req.url ?? '/', 'http://standin');
       if (url.pathname.startsWith('/_standin/')) return await this.knob(req, res, url);
+      if (!this.authenticate(req, url, admin)) return json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
       if (!admin) await this.whenUnstalled();
       if (url.pathname === '/healthz' || url.pathname === '/readyz' || url.pathname === '/livez') return text(res, 200, 'ok');
       if (url.pathname === '/version') return json(res, 200, { major: '1', minor: '30', gitVersion: 'v1.30.0-standin' });
@@ -256,6 +270,20 @@ export class KubeApiStandin {
       if (!res.headersSent) json(res, s.code, s);
       else res.destroy();
     }
+  }
+
+  /** Records the request in the access log; false when its bearer token is refused (main listener only). */
+  private authenticate(req: IncomingMessage, url: URL, admin: boolean): boolean {
+    const user = requestUser(req.headers.authorization, this.options.tokens);
+    const refused = user === undefined && !admin;
+    const attrs = requestAttributes(req.method ?? 'GET', url, parseResourcePath(url.pathname), user ?? '(invalid token)', admin ? 'admin' : 'main');
+    this.access.record(attrs);
+    return !refused;
+  }
+
+  /** The access log so far (also GET /_standin/access). */
+  accessLog(): AccessSnapshot {
+    return this.access.snapshot();
   }
 
   private count(method: string, url: URL, path: ParsedPath): void {
@@ -275,6 +303,7 @@ export class KubeApiStandin {
   private async knob(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const name = url.pathname.slice('/_standin/'.length);
     if (name === 'stats' && req.method === 'GET') return json(res, 200, this.stats());
+    if (name === 'access' && req.method === 'GET') return json(res, 200, this.accessLog());
     if (req.method !== 'POST') return json(res, 405, status(405, 'MethodNotAllowed', `POST /_standin/${name}`));
     const body = ((await readBody(req)) ?? {}) as Record<string, unknown>;
     const param = (k: string): string | undefined => url.searchParams.get(k) ?? scalar(body[k]);
