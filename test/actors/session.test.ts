@@ -165,4 +165,28 @@ describe('hardware session', function () {
     expect(st.inserts).to.equal(desired.size);
     expect(st.updatesFailed).to.equal(0);
   });
+
+  it('after writes the target refused (UNAVAILABLE per update), reconciles again by itself within the backoff, without a change or a resync', async () => {
+    // The target refuses every update for a while; a change makes the session write (and fail).
+    await admin.setFaults({ failPerMille: 1000, failCode: 14, seed: 5 });
+    sessions.shift()!.stop();
+    synced.length = 0;
+    desired = desiredSet(render(102, 20, 6));
+    const s = startSession(5n, 600_000);
+    await until('degraded', () => JSON.stringify(s.getSnapshot().value).includes('degraded'));
+    const refused = Number((await admin.stats()).injectedFailures ?? 0);
+    expect(refused, 'updates refused').to.be.greaterThan(0);
+    // Faults off: nothing changes in the intent and the resync is 10 minutes away.
+    await admin.setFaults({});
+    const off = Date.now();
+    await until('ready again', () => JSON.stringify(s.getSnapshot().value).includes('ready'), 5000);
+    expect(Date.now() - off, 'repaired within the backoff (max 500 ms here, with jitter)').to.be.below(2000);
+    expect((await stats()).updatesFailed, 'no duplicate or missing entry on the way').to.equal(0);
+    // The target holds exactly the desired state: a new session finds nothing to write.
+    sessions.shift()!.stop();
+    synced.length = 0;
+    startSession(6n, 600_000);
+    await until('reconcile of a fresh session', () => synced.length === 1);
+    expect(synced[0]!.counts).to.deep.include({ insert: 0, modify: 0, delete: 0, writes: 0 });
+  });
 });

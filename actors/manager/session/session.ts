@@ -212,6 +212,11 @@ export const sessionLogic = setup({
       return Math.round(base * (0.75 + 0.5 * context.random.next()));
     },
     resync: ({ context }) => context.resyncMs,
+    /** After a refused write: the backoff's growing, jittered delay, never longer than a resync. */
+    retry: ({ context }) => {
+      const base = Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** Math.min(context.attempts, 16));
+      return Math.min(context.resyncMs, Math.round(base * (0.75 + 0.5 * context.random.next())));
+    },
   },
   actions: {
     closeClient: assign({
@@ -320,13 +325,15 @@ export const sessionLogic = setup({
             ],
           },
         },
-        // A write the target refuses for a reason a retry cannot fix (a full table, a bad value):
-        // keep the connection, try again on the next change or resync.
+        // A write the target refused (a full table, UNAVAILABLE for an update, a bad value): keep
+        // the connection and reconcile again — at once on the next change, else after a growing,
+        // jittered delay (a transient refusal is repaired in a moment, a full table is not
+        // hammered), at the latest on the resync period.
         degraded: {
           // Not ready again until a reconcile completes.
           entry: assign({ reconciledHere: false }),
           on: { 'desired.changed': { target: 'reconciling' } },
-          after: { resync: 'reconciling' },
+          after: { retry: 'reconciling' },
         },
       },
     },
