@@ -8,8 +8,13 @@
  */
 import { main } from '../cli/offloadctl/main.js';
 
-process.exitCode = await main(process.argv.slice(2), {
+const code = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
 });
+// Exit once the output is written: a connection attempt the NATS client gave up on (a server that
+// accepts and never answers) keeps its socket, and with it this process, alive for minutes.
+await new Promise((resolve) => process.stdout.write('', resolve));
+await new Promise((resolve) => process.stderr.write('', resolve));
+process.exit(code);

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { silentLogs } from '../../core/logger.js';
 import { Bus } from '../../messages/bus.js';
 import { subjects } from '../../messages/subjects.js';
@@ -220,5 +221,22 @@ describe('offloadctl: the operator view of a local node', function () {
     const unknownTable = await ctl('tables', '--table', 'no_such_table');
     expect(unknownTable.code).to.equal(1);
     expect(unknownTable.stderr).to.match(/NOT_FOUND: no table or action profile "no_such_table"/);
+  });
+
+  it('a server that accepts and never answers (a firewall, a stuck proxy): exit 1 within --timeout, not minutes later', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const r = await run(['--server', `nats://127.0.0.1:${port}`, '--insecure', '--node', NODE, '--timeout', '1500', 'health']);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/cannot connect to nats:\/\/127\.0\.0\.1:\d+: timeout/);
+      expect(Date.now() - started, 'ms until the process exited').to.be.below(6000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 });
