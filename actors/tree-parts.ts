@@ -105,6 +105,10 @@ export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs
     id: 'bus',
     shutdown: 2000,
     start: async () => {
+      // Until the first connection the client retries silently: say where it is trying, so a
+      // process stuck here (a firewall, a wrong address) says so in its log.
+      const log = logs.for('bus');
+      log.info({ servers: config.nats.servers, tls: config.nats.tls !== undefined }, 'connecting to NATS');
       const bus = await Bus.connect({
         servers: config.nats.servers,
         name,
@@ -114,6 +118,7 @@ export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs
         ...(config.nats.inboxPrefix ? { inboxPrefix: config.nats.inboxPrefix } : {}),
       });
       refs.bus = bus;
+      log.info({ server: bus.connection.getServer() }, 'connected to NATS');
       return createActor(connectionLogic, { input: { bus } });
     },
   };
