@@ -53,9 +53,14 @@ export const udpAsk = (ip: string, port: number, text: string, timeoutMs = 2000)
   `const u=require('dgram').createSocket('udp4');u.on('message',(m)=>{console.log(String(m));process.exit(0)});` +
   `u.send('${text}',${port},'${ip}');setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},${timeoutMs})`;
 
-/** Sends a line every 50 ms on one connection for `ms`, checking each echo; prints {"sent","echoed","err"}. */
+/**
+ * Sends a line every 50 ms on one connection for `ms`, checking each echo; prints
+ * {"sent","echoed","err","lastEchoMs"} when the connection closes — or, err "stuck", 8 s after
+ * `ms` if it never does (a path that stopped carrying the connection), with when the last echo came.
+ */
 export const chatter = (ip: string, port: number, ms: number): string =>
-  `const s=require('net').connect(${port},'${ip}');let sent=0,got='',err='';const t0=Date.now();` +
+  `const s=require('net').connect(${port},'${ip}');let sent=0,got='',err='',last=0;const t0=Date.now();` +
+  `const done=(e)=>{const lines=got.split('\\n').filter(Boolean);console.log(JSON.stringify({sent,echoed:lines.length,err:e||err,lastEchoMs:last}));process.exit(0)};` +
   `s.on('connect',()=>{const iv=setInterval(()=>{if(Date.now()-t0>${ms}){clearInterval(iv);s.end();return}s.write('m'+(sent++)+'\\n')},50)});` +
-  `s.on('data',(d)=>got+=d);s.on('error',(e)=>err=e.code);` +
-  `s.on('close',()=>{const lines=got.split('\\n').filter(Boolean);console.log(JSON.stringify({sent,echoed:lines.length,err}))});`;
+  `s.on('data',(d)=>{got+=d;last=Date.now()-t0});s.on('error',(e)=>err=e.code);` +
+  `s.on('close',()=>done(''));setTimeout(()=>done('stuck'),${ms}+8000);`;
