@@ -53,6 +53,9 @@ export interface FuzzFailure {
   readonly input: string;
   readonly expected: string;
   readonly got: string;
+  /** The input's bytes (not for a failed probe), so the finding can be replayed and minimised. */
+  readonly bytes?: Uint8Array;
+  readonly kind?: MalformedKind | 'random';
 }
 
 export interface BusFuzzReport {
@@ -120,9 +123,9 @@ async function runTarget(
   const total = options.randomCases + options.malformedCases;
   const inFlight = new Set<Promise<void>>();
   let count = 0;
-  const fail = (input: string, expected: string, got: string): void => {
+  const fail = (input: string, expected: string, got: string, sent?: Input): void => {
     report.failureCount++;
-    if (report.failures.length < MAX_FAILURES_KEPT) report.failures.push({ target: target.label, input, expected, got });
+    if (report.failures.length < MAX_FAILURES_KEPT) report.failures.push({ target: target.label, input, expected, got, ...(sent ? { bytes: sent.bytes, kind: sent.kind } : {}) });
   };
   const launch = (p: Promise<void>): void => {
     const tracked = p.finally(() => inFlight.delete(tracked));
@@ -147,7 +150,7 @@ async function sendOne(
   input: Input,
   stats: TargetReport,
   options: BusFuzzOptions,
-  fail: (input: string, expected: string, got: string) => void,
+  fail: (input: string, expected: string, got: string, sent?: Input) => void,
 ): Promise<void> {
   const predicted = target.method ? target.method.request.decode(input.bytes) : undefined;
   if (predicted?.ok) {
@@ -158,17 +161,17 @@ async function sendOne(
   stats.sent++;
   stats.byKind[input.kind] = (stats.byKind[input.kind] ?? 0) + 1;
   const reply = await options.bus.requestBytes(target.subject, input.bytes, { timeoutMs: options.timeoutMs ?? 5000 });
-  if (reply.ok) return fail(input.what, expected, 'a success reply');
+  if (reply.ok) return fail(input.what, expected, 'a success reply', input);
   const e = reply.error;
   if (e.name !== 'RemoteError') {
     if (input.bytes.length > 1024 * 1024 && e.code === 'UNAVAILABLE') {
       stats.refusedByClient++;
       return;
     }
-    return fail(input.what, expected, `${e.name} ${e.code}: ${e.message}`);
+    return fail(input.what, expected, `${e.name} ${e.code}: ${e.message}`, input);
   }
   stats.byCode[e.code] = (stats.byCode[e.code] ?? 0) + 1;
-  if (e.code !== expected) return fail(input.what, expected, `${e.code}: ${e.message}`);
+  if (e.code !== expected) return fail(input.what, expected, `${e.code}: ${e.message}`, input);
   stats.typedErrors++;
 }
 

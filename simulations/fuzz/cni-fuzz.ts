@@ -36,6 +36,9 @@ export interface CniFuzzFailure {
   readonly input: string;
   readonly expected: string;
   readonly got: string;
+  /** A gRPC input's method and bytes, so the finding can be replayed and minimised. */
+  readonly method?: CniMethod;
+  readonly bytes?: Uint8Array;
 }
 
 const MAX_FAILURES_KEPT = 50;
@@ -46,9 +49,9 @@ const STACK_TRACE = /\n\s+at\s|\bat .*:\d+:\d+/;
 class Failures {
   readonly kept: CniFuzzFailure[] = [];
   count = 0;
-  add(input: string, expected: string, got: string): void {
+  add(input: string, expected: string, got: string, sent?: { method: CniMethod; bytes: Uint8Array }): void {
     this.count++;
-    if (this.kept.length < MAX_FAILURES_KEPT) this.kept.push({ input, expected, got: got.slice(0, 800) });
+    if (this.kept.length < MAX_FAILURES_KEPT) this.kept.push({ input, expected, got: got.slice(0, 800), ...(sent ? { method: sent.method, bytes: sent.bytes } : {}) });
   }
 }
 
@@ -147,7 +150,7 @@ export async function pluginWorld(dir: string): Promise<PluginWorld> {
 // ---------------------------------------------------------------------------------------------
 // Checking one answer of the plugin.
 
-const label = (c: CniCase): string => `#${c.index} ${c.kind} ${c.command}: ${c.note}`;
+export const label = (c: CniCase): string => `#${c.index} ${c.kind} ${c.command}: ${c.note}`;
 const expectedText = (p: PluginPrediction): string => (p.exitCode === 0 ? `exit 0, ${p.output} (${p.reason})` : `exit 1, code ${p.code} (${p.reason})`);
 
 function parseObject(text: string): Record<string, unknown> | undefined {
@@ -205,7 +208,14 @@ export interface PluginFuzzOptions {
   /** Longest a case may take. Default 15 s. */
   readonly timeoutMs?: number;
   readonly kinds?: readonly CniJsonKind[];
+  /** The plugin's entry (default runPlugin; tests plant bugs with a wrapper). */
+  readonly runner?: PluginRunner;
+  /** Cases done so far. */
+  readonly onProgress?: (done: number) => void;
 }
+
+/** The plugin's entry as the in-process fuzzer calls it. */
+export type PluginRunner = (env: NodeJS.ProcessEnv, stdin: string) => Promise<{ readonly stdout: string; readonly exitCode: number }>;
 
 /** What the in-process and the exec runs both report. */
 interface CniRunReport {
@@ -248,7 +258,7 @@ function tally(t: Tally, c: CniCase, p: PluginPrediction, exitCode: number, stdo
 
 const newTally = (): Tally => ({ byKind: {}, byOutcome: {}, ipam: { ADD: 0, DEL: 0, CHECK: 0 }, agentCalls: 0 });
 /** The peer's Add, Del and Check requests (what predictPlugin counts; a Prepare ahead of an Add is not). */
-const peerCalls = (peer: CniPeer): number => peer.requests.filter((r) => ['Add', 'Del', 'Check'].includes(r.method)).length;
+export const peerCalls = (peer: CniPeer): number => peer.requests.filter((r) => ['Add', 'Del', 'Check'].includes(r.method)).length;
 
 /**
  * The cases of a plugin run with `seed`: every cut of one valid conf (allConfTruncations), then
@@ -290,7 +300,7 @@ export async function runPluginFuzz(options: PluginFuzzOptions): Promise<PluginF
       const p = predictPlugin(c, world);
       let out: { stdout: string; exitCode: number };
       try {
-        out = await withTimeout(runPlugin({ ...c.env }, Buffer.from(c.stdin).toString('utf8')), options.timeoutMs ?? 15_000, 'runPlugin');
+        out = await withTimeout((options.runner ?? runPlugin)({ ...c.env }, Buffer.from(c.stdin).toString('utf8')), options.timeoutMs ?? 15_000, 'runPlugin');
       } catch (e) {
         crashes++;
         return failures.add(label(c), expectedText(p), `threw ${(e as Error).message}`);
@@ -301,6 +311,7 @@ export async function runPluginFuzz(options: PluginFuzzOptions): Promise<PluginF
       // The peer's record of requests is only counted; drop it as we go.
       observedAgent += peerCalls(peer);
       peer.requests.length = 0;
+      if (cases % 100 === 0) options.onProgress?.(cases);
     });
   } finally {
     process.off('unhandledRejection', onRejection);
@@ -341,7 +352,7 @@ export interface ExecFuzzReport extends CniRunReport {
   readonly medianMs: number;
 }
 
-interface Exec {
+export interface Exec {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
@@ -350,7 +361,7 @@ interface Exec {
 }
 
 /** Execs `file` as a runtime does: only the CNI environment (and a PATH to find node), stdin piped. */
-function execPlugin(file: string, env: Readonly<Record<string, string>>, stdin: Uint8Array, timeoutMs: number): Promise<Exec> {
+export function execPlugin(file: string, env: Readonly<Record<string, string>>, stdin: Uint8Array, timeoutMs: number): Promise<Exec> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, [], { env: { PATH: `${process.execPath.replace(/\/[^/]+$/, '')}:/usr/bin:/bin`, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -451,6 +462,8 @@ export interface GrpcFuzzOptions {
   readonly concurrency?: number;
   /** Each request's deadline. Default 5 s. */
   readonly timeoutMs?: number;
+  /** Malformed requests done so far. */
+  readonly onProgress?: (done: number) => void;
 }
 
 export type CniMethod = 'Prepare' | 'Add' | 'Del' | 'Check';
@@ -549,7 +562,7 @@ class PoolFiles {
 }
 
 /** The pod's valid requests as the plugin encodes them (cni/wire.ts), and variants to mutate. */
-function podRequests(pod: GrpcFuzzTarget['pod']) {
+export function podRequests(pod: GrpcFuzzTarget['pod']) {
   const ref: wire.PodRef = { containerId: pod.containerId, netns: pod.netns, ifname: 'eth0', podNamespace: 'default', podName: 'cni-fuzz', network: 'cni-fuzz' };
   const address = pod.ipv4 ?? 0x0af40032;
   const add: wire.AddRequest = {
@@ -583,7 +596,7 @@ function podRequests(pod: GrpcFuzzTarget['pod']) {
   };
 }
 
-interface GrpcInput {
+export interface GrpcInput {
   readonly method: CniMethod;
   readonly bytes: Uint8Array;
   readonly kind: MalformedKind;
@@ -591,7 +604,7 @@ interface GrpcInput {
 }
 
 /** Malformed requests for the four methods, taken in turn. */
-function* grpcInputs(seed: number, total: number, valid: Record<CniMethod, Uint8Array[]>): Generator<GrpcInput> {
+export function* grpcInputs(seed: number, total: number, valid: Record<CniMethod, Uint8Array[]>): Generator<GrpcInput> {
   const streams = METHODS.map((method, i) => {
     const count = Math.floor(total / METHODS.length) + (i < total % METHODS.length ? 1 : 0);
     const others = METHODS.filter((m) => m !== method).map((m) => valid[m][0]!);
@@ -729,18 +742,18 @@ class GrpcSession {
         stats.byCode.RESOURCE_EXHAUSTED_STATUS = (stats.byCode.RESOURCE_EXHAUSTED_STATUS ?? 0) + 1;
         return;
       }
-      return failures.add(input.what, oversize ? 'grpc-status 8' : 'a reply', `${(e as Error).message} (status ${status})`);
+      return failures.add(input.what, oversize ? 'grpc-status 8' : 'a reply', `${(e as Error).message} (status ${status})`, input);
     }
-    if (oversize || predicted.ok) return failures.add(input.what, 'grpc-status 8', 'a reply');
+    if (oversize || predicted.ok) return failures.add(input.what, 'grpc-status 8', 'a reply', input);
     const want = { code: errorCodeToWire(predicted.error.code), message: predicted.error.message.slice(0, 4096), field: predicted.error.field.slice(0, 256) };
     let got: wire.WireError | undefined;
     try {
       got = replyError(input.method, reply);
     } catch (e) {
-      return failures.add(input.what, JSON.stringify(want), `an undecodable reply: ${(e as Error).message}`);
+      return failures.add(input.what, JSON.stringify(want), `an undecodable reply: ${(e as Error).message}`, input);
     }
     if (!got || got.code !== want.code || got.message !== want.message || got.field !== want.field) {
-      return failures.add(input.what, JSON.stringify(want), JSON.stringify(got ?? 'no error'));
+      return failures.add(input.what, JSON.stringify(want), JSON.stringify(got ?? 'no error'), input);
     }
     stats.typedErrors++;
     stats.byCode[predicted.error.code] = (stats.byCode[predicted.error.code] ?? 0) + 1;
@@ -797,6 +810,7 @@ export async function runGrpcFuzz(options: GrpcFuzzOptions): Promise<GrpcFuzzRep
     await Promise.all(valid);
     await session.checkState(files, podUp ? up : down, `after batch ${round} (pod ${podUp ? 'up' : 'down'})`);
     rssPeak = Math.max(rssPeak, await rssOf(target.pid));
+    options.onProgress?.(session.stats.sent + session.stats.skippedValid);
   }
   if (podUp) await session.valid('Del');
   await session.checkState(files, down, 'at the end');

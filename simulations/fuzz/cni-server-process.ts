@@ -4,9 +4,12 @@
  * process. Its backend answers every call with a typed NOT_FOUND: the pod logic is not under
  * test here, the gRPC server in front of it is. The file is both the executable and its launcher.
  *
- *   argv:   <socket path> [--log-level error]
+ *   argv:   <socket path> [--log-level error] [--plant-crash HEX]
  *   stdout: {"ready":true,"socket":"…","pid":N}   once the socket listens
  *   SIGTERM / SIGINT: closes the server, removes the socket, exits 0
+ *
+ * `--plant-crash HEX` is for the harness's own tests: the process exits (code 70) on a request
+ * whose bytes hold that sequence — a planted bug for the minimiser to find and shrink.
  *
  * @example
  * node --import tsx simulations/fuzz/cni-server-process.ts /tmp/x/cni.sock
@@ -17,7 +20,9 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { startCniServer } from '../../actors/agent/cni-server.js';
+import { watchParent } from '../../core/parent-watch.js';
 import { createLogs, LOG_LEVELS, type LogLevel } from '../../core/logger.js';
 import { err, type Result } from '../../core/result.js';
 import { BusError } from '../../messages/errors.js';
@@ -51,9 +56,13 @@ export interface CniServerProcess {
  * await unaryCall(server.socketPath, '/infra.v1.CniBackend/Check', bytes, 2000); // a NOT_FOUND reply
  * await server.stop(); // 0
  */
-export async function startCniServerProcess(options: { socketPath: string; logLevel?: LogLevel; startTimeoutMs?: number }): Promise<CniServerProcess> {
+export async function startCniServerProcess(options: { socketPath: string; logLevel?: LogLevel; startTimeoutMs?: number; plantCrash?: Uint8Array }): Promise<CniServerProcess> {
   const { command, args } = selfCommand();
-  const child = spawn(command, [...args, options.socketPath, '--log-level', options.logLevel ?? 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const plant = options.plantCrash ? ['--plant-crash', Buffer.from(options.plantCrash).toString('hex')] : [];
+  const child = spawn(command, [...args, options.socketPath, '--log-level', options.logLevel ?? 'error', ...plant], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, INFRA_EXIT_WITH_PARENT: String(process.pid) },
+  });
   const output: string[] = [];
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   createInterface({ input: child.stderr }).on('line', (l) => output.push(l));
@@ -87,14 +96,33 @@ function selfCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: [self] };
 }
 
+/** Tests only: every handler added to a gRPC server in this process exits the process on `marker`. */
+function plantCrash(marker: Buffer): void {
+  const { addService } = grpc.Server.prototype as { addService: (this: grpc.Server, ...args: Parameters<grpc.Server['addService']>) => void };
+  grpc.Server.prototype.addService = function (this: grpc.Server, service, implementation) {
+    const wrapped = Object.fromEntries(
+      Object.entries(implementation).map(([name, handler]) => [
+        name,
+        (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          if (Buffer.isBuffer(call.request) && call.request.includes(marker)) process.exit(70);
+          (handler as grpc.handleUnaryCall<Buffer, Buffer>)(call, callback);
+        },
+      ]),
+    );
+    addService.call(this, service, wrapped);
+  };
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'log-level': { type: 'string', default: 'error' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'log-level': { type: 'string', default: 'error' }, 'plant-crash': { type: 'string' } } });
+  watchParent();
   const socketPath = positionals[0];
   const level = values['log-level'] as LogLevel;
   if (!socketPath || !LOG_LEVELS.includes(level)) {
     console.error(`cni-server-process: usage: cni-server-process <socket path> [--log-level ${LOG_LEVELS.join('|')}]`);
     process.exit(2);
   }
+  if (values['plant-crash']) plantCrash(Buffer.from(values['plant-crash'], 'hex'));
   const logs = createLogs({ level }, 'cni-fuzz-server');
   const server = await startCniServer({ socketPath: resolve(socketPath), backend: notFoundBackend, logger: logs.for('cni') });
   console.log(JSON.stringify({ ready: true, socket: server.socketPath, pid: process.pid }));

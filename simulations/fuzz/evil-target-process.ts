@@ -47,6 +47,8 @@ export interface EvilTargetRunOptions {
   readonly convergeMs?: number;
   readonly hugeBytes?: number;
   readonly onLog?: (line: LogLine | string) => void;
+  /** Hostile connections seen so far. */
+  readonly onProgress?: (attempts: number) => void;
 }
 
 export interface EvilTargetReport {
@@ -151,6 +153,7 @@ export async function runEvilTarget(options: EvilTargetRunOptions): Promise<Evil
     while (evil.stats.attempts < attempts && performance.now() - start < maxMs && exit === undefined) {
       await probe();
       rssPeak = Math.max(rssPeak, rssKb(pid ?? -1) ?? 0);
+      options.onProgress?.(Math.min(evil.stats.attempts, attempts));
       await new Promise((res) => setTimeout(res, 250));
     }
     const hostileMs = Math.round(performance.now() - start);

@@ -7,8 +7,9 @@
  * @example
  * const rows = await adapter.run({ seed: 1, cases: 1000, progress });
  * console.log(summaryTable(rows));
- * console.log(JSON.stringify(finalLine(rows, rssGrowthMb)));
+ * console.log(JSON.stringify(finalLine(rows)));
  */
+import type { MinimiseBudget } from './minimise.js';
 
 /** One target × category: how many cases ran and what the oracle found. */
 export interface FuzzRow {
@@ -33,11 +34,30 @@ export function row(target: string, category: string): FuzzRow {
   return { target, category, cases: 0, crashes: 0, hangs: 0, stateChanges: 0, mismatches: 0, rssGrowthMb: 0, findings: [] };
 }
 
+/** What a run of one target gets. */
+export interface AdapterRunOptions {
+  readonly seed: number;
+  readonly cases: number;
+  /** Cases done so far in this run (called as they complete; may be called rarely). */
+  readonly progress: (done: number) => void;
+  /**
+   * A corpus directory (e.g. test/fuzz/corpus): each finding is minimised (minimise.ts) and saved
+   * under `<dir>/<target>/` as a regression case expecting the oracle's answer.
+   */
+  readonly saveFindings?: string;
+  /** Effort allowed per finding's minimisation. */
+  readonly minimise?: MinimiseBudget;
+}
+
 /** A target the runner can drive: a seed and a budget in, rows out. */
 export interface FuzzAdapter {
   readonly name: string;
-  /** Relative cost of one case (a budget is split in proportion to 1/cost). */
-  readonly costWeight: number;
+  /**
+   * Cases per second measured on this project's two-core machine, the target alone (its own
+   * process), at the run sizes `npm run fuzz:all` uses: a budget is split in proportion to it,
+   * so that every target gets about the same wall time.
+   */
+  readonly casesPerSecond: number;
   /** Smallest useful budget (e.g. one round of every attack kind). */
   readonly minCases: number;
   /**
@@ -45,8 +65,7 @@ export interface FuzzAdapter {
    * (fresh processes each; generators that plan a run up front stay bounded in memory).
    */
   readonly maxCasesPerRun?: number;
-  /** `saveFindings`: a corpus directory to save failing cases into (targets that can replay them). */
-  run(options: { seed: number; cases: number; progress: (done: number) => void; saveFindings?: string }): Promise<FuzzRow[]>;
+  run(options: AdapterRunOptions): Promise<FuzzRow[]>;
 }
 
 /** A one-line progress bar on stderr (only when it is a terminal). */
@@ -122,9 +141,51 @@ export function mergeRows(rows: readonly FuzzRow[]): FuzzRow[] {
   return [...out.values()];
 }
 
-/** Splits `total` cases over adapters in proportion to 1/costWeight, each at least its minimum. */
-export function splitBudget(adapters: readonly FuzzAdapter[], total: number): Map<string, number> {
-  const inverse = adapters.map((a) => 1 / a.costWeight);
-  const sum = inverse.reduce((a, b) => a + b, 0);
-  return new Map(adapters.map((a, i) => [a.name, Math.max(a.minCases, Math.floor((total * inverse[i]!) / sum))]));
+/**
+ * Splits `total` cases over adapters in proportion to their measured speed (casesPerSecond), so
+ * that each gets about the same wall time; a target whose share is below its minimum gets the
+ * minimum and the rest is shared among the others the same way. The shares add up to `total`
+ * (more only when the minimums alone exceed it).
+ *
+ * @example
+ * splitBudget([{ name: 'a', casesPerSecond: 900, minCases: 1 }, { name: 'b', casesPerSecond: 100, minCases: 1 }], 1000);
+ * // Map { 'a' => 900, 'b' => 100 }
+ */
+export function splitBudget(adapters: readonly Pick<FuzzAdapter, 'name' | 'casesPerSecond' | 'minCases'>[], total: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let free = [...adapters];
+  let left = total;
+  for (let changed = true; changed && free.length > 0; ) {
+    changed = false;
+    const speed = free.reduce((a, b) => a + b.casesPerSecond, 0);
+    for (const a of free) {
+      if ((left * a.casesPerSecond) / speed < a.minCases) {
+        out.set(a.name, a.minCases);
+        left -= a.minCases;
+        changed = true;
+      }
+    }
+    free = free.filter((a) => !out.has(a.name));
+  }
+  const speed = free.reduce((a, b) => a + b.casesPerSecond, 0);
+  let given = 0;
+  free.forEach((a, i) => {
+    const n = i === free.length - 1 ? Math.max(a.minCases, left - given) : Math.max(a.minCases, Math.floor((left * a.casesPerSecond) / speed));
+    out.set(a.name, n);
+    given += n;
+  });
+  return new Map(adapters.map((a) => [a.name, out.get(a.name)!]));
+}
+
+/**
+ * The seed of one target's child in a run over several targets: derived from the run's seed and
+ * the target's name, so a child can be re-run alone with the seed the plan prints.
+ *
+ * @example
+ * targetSeed(4242, 'bus'); // the same number every time
+ */
+export function targetSeed(seed: number, target: string): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b);
+  for (const ch of target) h = Math.imul(h ^ ch.charCodeAt(0), 0xc2b2ae35) ^ (h >>> 15);
+  return (h >>> 1) % 2_000_000_000;
 }

@@ -8,8 +8,9 @@
  * - structurally malformed WriteRequest / ReadRequest bytes (malformed.ts) sent raw, each of which
  *   must get a gRPC status within its deadline.
  * After every batch and every malformed chunk: Capabilities and a full wildcard Read, compared with
- * the model (a difference is a state-change finding, named by the batch updates touching the
- * differing keys); the process must stay up; its RSS is sampled.
+ * the model; the process must stay up; its RSS is sampled. A difference after a batch is a
+ * state-change finding, bisected by replay against fresh targets (p4rt-bisect.ts) down to the
+ * update(s) that make the tables differ.
  *
  * The plan (batches and predictions) depends only on the seed and the model, never on what the
  * target answered, so a seed replays identically (`planDigest`).
@@ -23,7 +24,9 @@ import { P4RuntimeClient, P4RuntimeError, type P4RuntimeStream } from '../../p4/
 import { fromProto3Json, p4Types } from '../../p4/runtime-proto.js';
 import { startTarget, type TargetProcess } from '../target-process.js';
 import { malformedCases, type MalformedCase } from './malformed.js';
-import { canonicalEntity, CODE, SwitchModel, type Prediction, type Update } from './p4rt-model.js';
+import type { MinimiseBudget } from './minimise.js';
+import { bisectBatch, type Bisection } from './p4rt-bisect.js';
+import { canonicalEntity, CODE, SwitchModel, type Prediction, type SwitchModelOptions, type Update } from './p4rt-model.js';
 
 type Msg = Record<string, unknown>;
 
@@ -209,8 +212,8 @@ class UpdateMaker {
  * @example
  * const batches = planBatches(fuzzP4Info().info, seededRandom(7), 3000); // PlannedUpdate[][]
  */
-export function planBatches(info: P4Info, random: Random, updates: number, maxBatch = 40): PlannedUpdate[][] {
-  const model = new SwitchModel(info);
+export function planBatches(info: P4Info, random: Random, updates: number, maxBatch = 40, modelOptions: SwitchModelOptions = {}): PlannedUpdate[][] {
+  const model = new SwitchModel(info, modelOptions);
   const maker = new UpdateMaker(info, random);
   const batches: PlannedUpdate[][] = [];
   let left = updates;
@@ -332,9 +335,18 @@ export interface StateDiff {
   readonly after: string;
   readonly missing: string[];
   readonly unexpected: string[];
-  /** The batch updates touching the differing keys (the bisection's answer). */
+  /** The updates a bisection by replay found to make the tables differ (index in the batch, update, fault). */
   readonly culprits: string[];
+  readonly bisection?: Omit<Bisection, 'culprits'>;
 }
+
+/**
+ * What a finding needs to be saved as a regression case (not for JSON): the model before the
+ * batch and the updates to blame, or the raw request.
+ */
+export type P4rtFinding =
+  | { readonly kind: 'batch'; readonly class: 'state' | 'mismatch'; readonly before: SwitchModel; readonly updates: readonly Update[]; readonly note: string }
+  | { readonly kind: 'raw'; readonly class: 'hang' | 'mismatch' | 'state'; readonly raw: RawCase; readonly note: string };
 
 export interface P4rtFuzzReport {
   readonly seed: number;
@@ -359,6 +371,8 @@ export interface P4rtFuzzReport {
   readonly writeMs: number;
   readonly updatesPerSecond: number;
   readonly elapsedMs: number;
+  /** The first findings, with what it takes to save them (see P4rtFinding). */
+  readonly findings: P4rtFinding[];
 }
 
 export interface P4rtFuzzOptions {
@@ -367,7 +381,15 @@ export interface P4rtFuzzOptions {
   readonly malformed: number;
   /** Per-request deadline. Default 5 s. */
   readonly deadlineMs?: number;
+  /** Bisect a batch after which the tables differ (default: yes, within this budget). */
+  readonly bisect?: false | MinimiseBudget;
+  /** Tests only: a planted misprediction of the model (SwitchModelOptions.plant). */
+  readonly plant?: SwitchModelOptions['plant'];
+  /** Updates and malformed requests sent so far. */
+  readonly onProgress?: (done: number) => void;
 }
+
+const MAX_FINDINGS_KEPT = 10;
 
 /**
  * Runs the whole fuzz against a fresh target process and reports; never throws for a finding.
@@ -380,7 +402,8 @@ export async function runP4rtFuzz(options: P4rtFuzzOptions): Promise<P4rtFuzzRep
   const t0 = Date.now();
   const deadline = options.deadlineMs ?? 5000;
   const { json, info } = fuzzP4Info();
-  const batches = planBatches(info, seededRandom(options.seed), options.updates);
+  const modelOptions: SwitchModelOptions = options.plant ? { plant: options.plant } : {};
+  const batches = planBatches(info, seededRandom(options.seed), options.updates, 40, modelOptions);
   const raws = [...malformedPlan(options.seed, options.malformed)];
   const target = await startTarget();
   const client = new P4RuntimeClient(target.address);
@@ -407,14 +430,16 @@ export async function runP4rtFuzz(options: P4rtFuzzOptions): Promise<P4rtFuzzRep
     writeMs: 0,
     updatesPerSecond: 0,
     elapsedMs: 0,
+    findings: [] as P4rtFinding[],
   };
+  const find = (f: P4rtFinding): void => void (report.findings.length < MAX_FINDINGS_KEPT && report.findings.push(f));
   try {
     stream = client.openStream();
     stream.send({ arbitration: { device_id: 1, election_id: ELECTION } });
     await stream.next();
     await client.setPipeline({ device_id: 1, election_id: ELECTION, action: 'VERIFY_AND_COMMIT', config: { p4info: fromProto3Json(p4Types.P4Info, json), p4_device_config: Uint8Array.of(1), cookie: { cookie: 11 } } });
     report.rssStartKiB = report.rssMaxKiB = rss(target);
-    const model = new SwitchModel(info);
+    const model = new SwitchModel(info, modelOptions);
     const profile = info.actionProfiles[0]!.id;
     const probe = async (after: string): Promise<boolean> => {
       report.probes += 2;
@@ -456,21 +481,39 @@ export async function runP4rtFuzz(options: P4rtFuzzOptions): Promise<P4rtFuzzRep
         if (actual !== p.predicted.code && p.predicted.also?.includes(actual)) report.ambiguous[actual] = (report.ambiguous[actual] ?? 0) + 1;
         else if (actual !== p.predicted.code) {
           report.mismatches.push({ batch: b, index: i, fault: p.fault, type: p.update.type, entity: canonicalEntity(p.update.entity), predicted: p.predicted, actual, message: statuses.messages[i] ?? '' });
+          find({ kind: 'batch', class: 'mismatch', before, updates: [p.update], note: `batch ${b} update ${i} (${p.fault}): predicted ${p.predicted.code} (${p.predicted.why}), got ${actual} ${statuses.messages[i] ?? ''}` });
         }
       });
       if (!(await probe(`batch ${b}`))) {
         const d = report.stateDiffs.at(-1);
-        if (d) d.culprits.push(...bisect(before, batch, [...d.missing, ...d.unexpected]));
+        if (d && options.bisect !== false) {
+          const history = batches.slice(0, b).map((x) => x.map((p) => p.update));
+          const found = await bisectBatch({ history, before, batch: batch.map((p) => p.update), ...(options.bisect ? { budget: options.bisect } : {}) });
+          const { culprits, ...how } = found;
+          const replay = before.clone();
+          const named = culprits.map((i) => {
+            const p = batch[i]!;
+            const r = replay.apply(p.update);
+            return `#${i} ${p.update.type} ${canonicalEntity(p.update.entity)} (${p.fault}; model: ${r.code} ${r.why})`;
+          });
+          report.stateDiffs[report.stateDiffs.length - 1] = { ...d, culprits: named, bisection: how };
+          find({ kind: 'batch', class: 'state', before, updates: culprits.map((i) => batch[i]!.update), note: `batch ${b}: the tables differ from the model (${named.join('; ')})` });
+        }
         break; // the model no longer follows the target: later comparisons would only repeat this
       }
       const chunk = raws.slice(next, next + perBatch);
       next += chunk.length;
-      for (const c of chunk) await sendRaw(raw, c, deadline, report);
-      if (chunk.length > 0 && !(await probe(`malformed ${chunk[0]!.case.index}..${chunk.at(-1)!.case.index}`))) break;
+      for (const c of chunk) await sendRaw(raw, c, deadline, report, find);
+      if (chunk.length > 0 && !(await probe(`malformed ${chunk[0]!.case.index}..${chunk.at(-1)!.case.index}`))) {
+        // One of the chunk's raw requests changed the tables: each is replayed when saving.
+        for (const c of chunk) find({ kind: 'raw', class: 'state', raw: c, note: `in the malformed chunk after which the tables differed: ${c.method} #${c.case.index} ${c.case.kind}` });
+        break;
+      }
       report.rssMaxKiB = Math.max(report.rssMaxKiB, rss(target));
+      options.onProgress?.(report.updates + report.malformed);
       if (target.child.exitCode !== null) break;
     }
-    for (const c of raws.slice(next)) await sendRaw(raw, c, deadline, report);
+    for (const c of raws.slice(next)) await sendRaw(raw, c, deadline, report, find);
     report.rssEndKiB = rss(target);
     report.rssMaxKiB = Math.max(report.rssMaxKiB, report.rssEndKiB);
   } finally {
@@ -483,20 +526,6 @@ export async function runP4rtFuzz(options: P4rtFuzzOptions): Promise<P4rtFuzzRep
   report.elapsedMs = Date.now() - t0;
   report.updatesPerSecond = Math.round(report.updates / (report.writeMs / 1000));
   return report;
-}
-
-/** The batch updates whose keys (table+match, member, group) appear among the differing entities. */
-function bisect(before: SwitchModel, batch: readonly PlannedUpdate[], differing: readonly string[]): string[] {
-  const keyOf = (text: string): string => text.replace(/ p\d+ .*$/, '').replace(/^([MG] \S+) .*$/, '$1');
-  const keys = new Set(differing.map(keyOf));
-  const replay = before.clone();
-  const out: string[] = [];
-  batch.forEach((p, i) => {
-    const r = replay.apply(p.update);
-    const k = keyOf(canonicalEntity(p.update.entity));
-    if (keys.has(k)) out.push(`#${i} ${p.update.type} ${canonicalEntity(p.update.entity)} (${p.fault}; model: ${r.code} ${r.why})`);
-  });
-  return out;
 }
 
 async function writeStatuses(client: P4RuntimeClient, updates: readonly Update[], deadline: number): Promise<{ codes: number[]; messages: string[]; ms: number }> {
@@ -512,14 +541,19 @@ async function writeStatuses(client: P4RuntimeClient, updates: readonly Update[]
   }
 }
 
-function sendRaw(raw: Client, c: RawCase, deadline: number, report: { malformed: number; malformedByCode: Record<number, number>; malformedFailures: string[] }): Promise<void> {
+function sendRaw(raw: Client, c: RawCase, deadline: number, report: { malformed: number; malformedByCode: Record<number, number>; malformedFailures: string[] }, find: (f: P4rtFinding) => void): Promise<void> {
   const path = `/p4.v1.P4Runtime/${c.method}`;
   const id = (b: Uint8Array): Buffer => Buffer.from(b);
   const done = (code: number | undefined, detail: string): void => {
     report.malformed++;
-    if (code === undefined) report.malformedFailures.push(`${c.method} #${c.case.index} ${c.case.kind} (${c.case.note}): ${detail}`);
-    else report.malformedByCode[code] = (report.malformedByCode[code] ?? 0) + 1;
-    if (c.method === 'Write' && code === 0) report.malformedFailures.push(`${c.method} #${c.case.index} ${c.case.kind}: a non-primary Write succeeded`);
+    if (code === undefined) {
+      report.malformedFailures.push(`${c.method} #${c.case.index} ${c.case.kind} (${c.case.note}): ${detail}`);
+      find({ kind: 'raw', class: 'hang', raw: c, note: `${c.method} #${c.case.index} ${c.case.kind}: ${detail}` });
+    } else report.malformedByCode[code] = (report.malformedByCode[code] ?? 0) + 1;
+    if (c.method === 'Write' && code === 0) {
+      report.malformedFailures.push(`${c.method} #${c.case.index} ${c.case.kind}: a non-primary Write succeeded`);
+      find({ kind: 'raw', class: 'mismatch', raw: c, note: `${c.method} #${c.case.index} ${c.case.kind}: a non-primary Write succeeded` });
+    }
   };
   const opts = { deadline: Date.now() + deadline };
   return new Promise((resolve) => {

@@ -107,6 +107,15 @@ export function canonicalEntity(e: Msg): string {
   return `? ${JSON.stringify(Object.keys(e))}`;
 }
 
+export interface SwitchModelOptions {
+  /**
+   * Tests only: a planted misprediction. An update it picks is predicted as usual but, when it
+   * succeeds, not applied — the model then disagrees with a correct target (the P4Runtime fuzz
+   * test plants one to prove that bisection names the update).
+   */
+  readonly plant?: (u: Update) => boolean;
+}
+
 /** The switch model: state plus the predicting rules. */
 export class SwitchModel {
   /** table id → canonical match → (entity text, target). */
@@ -116,8 +125,13 @@ export class SwitchModel {
   private readonly groups = new Map<number, Map<number, Group>>();
   /** `${profile}/m${id}` or `${profile}/g${id}` → references (groups and entries). */
   private readonly refs = new Map<string, number>();
+  /** The entity last written under each key (`e:`, `m:`, `g:` + ids and match): what a setup writes back. */
+  private readonly written = new Map<string, Msg>();
 
-  constructor(readonly info: P4Info) {
+  constructor(
+    readonly info: P4Info,
+    private options: SwitchModelOptions = {},
+  ) {
     for (const t of info.tables) this.tables.set(t.id, new Map());
     for (const p of info.actionProfiles) {
       this.members.set(p.id, new Map());
@@ -127,12 +141,39 @@ export class SwitchModel {
 
   /** An independent copy (for bisecting a batch). */
   clone(): SwitchModel {
-    const c = new SwitchModel(this.info);
+    const c = new SwitchModel(this.info, this.options);
     for (const [k, v] of this.tables) c.tables.set(k, new Map(v));
     for (const [k, v] of this.members) c.members.set(k, new Map(v));
     for (const [k, v] of this.groups) c.groups.set(k, new Map(v));
     for (const [k, v] of this.refs) c.refs.set(k, v);
+    for (const [k, v] of this.written) c.written.set(k, v);
     return c;
+  }
+
+  /**
+   * A model with the same options whose state is `setup` applied without any planted
+   * misprediction (what a target given that setup holds).
+   *
+   * @example
+   * const m = model.rebuilt(model.setupUpdates()); // m.snapshot() equals model.snapshot()
+   */
+  rebuilt(setup: readonly (readonly Update[])[]): SwitchModel {
+    const m = new SwitchModel(this.info);
+    for (const phase of setup) for (const u of phase) m.apply(u);
+    m.options = this.options;
+    return m;
+  }
+
+  /**
+   * The state as INSERTs a fresh target can be given, in dependency order: members, then groups,
+   * then table entries (one Write each).
+   *
+   * @example
+   * for (const phase of model.setupUpdates()) await client.write({ device_id: 1, election_id, updates: phase });
+   */
+  setupUpdates(): Update[][] {
+    const phase = (prefix: string): Update[] => [...this.written].filter(([k]) => k.startsWith(prefix)).map(([, entity]) => ({ type: 'INSERT' as const, entity }));
+    return [phase('m:'), phase('g:'), phase('e:')].filter((p) => p.length > 0);
   }
 
   /** Number of entries in a table, members or groups in a profile. */
@@ -198,8 +239,40 @@ export class SwitchModel {
     return this.clone().apply(u);
   }
 
-  /** Predicts `u`'s status and, when OK, applies it. */
+  /** Predicts `u`'s status and, when OK, applies it (unless a planted misprediction picks it). */
   apply(u: Update): Prediction {
+    if (this.options.plant?.(u)) {
+      const shadow = this.clone();
+      shadow.options = {};
+      return shadow.apply(u);
+    }
+    const r = this.applyOne(u);
+    if (r.code === CODE.OK) this.remember(u);
+    return r;
+  }
+
+  /** Keeps (or, for a DELETE, drops) the entity written under the update's key. */
+  private remember(u: Update): void {
+    const e = u.entity;
+    let key: string | undefined;
+    if (e.table_entry) {
+      const t = e.table_entry as Msg;
+      const table = this.info.table(Number(t.table_id ?? 0));
+      const k = table && this.matchKey(table, (t.match as Msg[] | undefined) ?? []);
+      if (k?.ok) key = `e:${table!.id}:${k.value}`;
+    } else if (e.action_profile_member) {
+      const m = e.action_profile_member as Msg;
+      key = `m:${Number(m.action_profile_id ?? 0)}/${Number(m.member_id ?? 0)}`;
+    } else if (e.action_profile_group) {
+      const g = e.action_profile_group as Msg;
+      key = `g:${Number(g.action_profile_id ?? 0)}/${Number(g.group_id ?? 0)}`;
+    }
+    if (key === undefined) return;
+    if (u.type === 'DELETE') this.written.delete(key);
+    else this.written.set(key, e);
+  }
+
+  private applyOne(u: Update): Prediction {
     const e = u.entity;
     const kinds = ['table_entry', 'action_profile_member', 'action_profile_group'].filter((k) => e[k] !== undefined && e[k] !== null);
     if (kinds.length !== 1) return { code: CODE.INVALID_ARGUMENT, why: 'entity must hold exactly one of the supported kinds' };

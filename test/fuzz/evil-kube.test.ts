@@ -1,37 +1,17 @@
 /**
  * The agent's informers facing a malicious Kubernetes API (issue 11): bin/agent as its own
  * process, its `kube.server` an EvilKube (simulations/fuzz/evil-kube.ts) answering every list and
- * watch with hostile JSON for a while, a manager stand-in on a real NATS. Oracle: the same agent
- * process throughout (no exit, nothing uncaught in its output), its bus answers ctl.state within
- * 2 s, RSS growth bounded; then the API turns good (requests forwarded to the stand-in of
- * simulations/kube/, which holds a known set of Services and EndpointSlices) and the agent
- * converges: agent.sync gives exactly those services with their endpoints.
+ * watch with hostile JSON for a while, a manager stand-in on a real NATS (the run of
+ * simulations/fuzz/evil-kube-process.ts, which `npm run fuzz -- --target evil-kube` drives too).
+ * Oracle: the same agent process throughout (no exit, nothing uncaught in its output), its bus
+ * answers ctl.state within 2 s, RSS growth bounded; then the API turns good (requests forwarded to
+ * the stand-in of simulations/kube/, which holds a known set of Services and EndpointSlices) and
+ * the agent converges: agent.sync gives exactly those services with their endpoints.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
-import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
-import { Bus } from '../../messages/bus.js';
-import { ctlPrefix } from '../../messages/subjects.js';
-import { formatIpv4 } from '../../messages/validate.js';
-import { ctlMethods } from '../../protocol/methods.js';
 import { EvilKube, hostileAnswer, KUBE_HOSTILITIES } from '../../simulations/fuzz/evil-kube.js';
-import { rssKb } from '../../simulations/fuzz/http2-fuzz.js';
-import { KubeClient } from '../../simulations/kube/client.js';
-import { KubeApiStandin } from '../../simulations/kube/server.js';
-import { startNatsServer, type NatsServer } from '../../simulations/nats-server.js';
-import { ManagedProcess, type LogLine } from '../../simulations/processes.js';
-import { endpoints, FakeManager, nodeObject, service, slice, TEST_KUBE } from '../kube/support.js';
-
-const NODE = 'node-a';
-const HTTP = [{ name: 'http', port: 8080 }];
-const HOSTILE_MS = 10_000;
-const FATAL = /uncaught|unhandled|FATAL ERROR|out of memory|Segmentation fault|heap limit/i;
-/** The known set the good API serves: ClusterIP:port/proto → endpoints. */
-const KNOWN: Record<string, number> = { '10.96.0.5:80/TCP': 2, '10.96.0.6:80/TCP': 3, '10.96.0.7:80/TCP': 1 };
+import { KNOWN_SERVICES, runEvilKube, type EvilKubeReport } from '../../simulations/fuzz/evil-kube-process.js';
 
 describe('the agent facing a malicious Kubernetes API (issue 11)', function () {
   this.timeout(60_000);
@@ -54,130 +34,29 @@ describe('the agent facing a malicious Kubernetes API (issue 11)', function () {
     expect(order).to.have.members([...KUBE_HOSTILITIES]);
   });
 
-  describe('bin/agent, its own process', () => {
-    let nats: NatsServer;
-    let api: KubeApiStandin;
-    let evil: EvilKube;
-    let bus: Bus;
-    let manager: FakeManager;
-    let agent: ManagedProcess;
-    let dir: string;
-    const fatal: string[] = [];
-    const errors: string[] = [];
-    let exit: { code: number | null; signal: string | null } | undefined;
-
+  describe('bin/agent, its own process, through 48 hostile answers', () => {
+    let report: EvilKubeReport;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'infra-evil-kube-'));
-      nats = await startNatsServer();
-      api = new KubeApiStandin({ bookmarkIntervalMs: 500 });
-      const apiPort = await api.listen('127.0.0.1', 0);
-      const kube = new KubeClient(`http://127.0.0.1:${apiPort}`);
-      for (const o of [
-        nodeObject(NODE, '192.0.2.10', '10.244.0.0/24'),
-        service('a', '10.96.0.5', [{ name: 'http', port: 80 }]),
-        slice('a-1', 'a', endpoints(2, 5), HTTP),
-        service('b', '10.96.0.6', [{ name: 'http', port: 80 }]),
-        slice('b-1', 'b', endpoints(3, 6), HTTP),
-        service('c', '10.96.0.7', [{ name: 'http', port: 80 }]),
-        slice('c-1', 'c', endpoints(1, 7), HTTP),
-      ]) {
-        const r = await kube.apply(o);
-        if (!r.ok) throw new Error(r.error.message);
-      }
-      evil = new EvilKube({ seed: 21, upstream: `http://127.0.0.1:${apiPort}`, hugeLineBytes: 4 << 20, upstreamVersion: () => api.stats().resourceVersion });
-      const evilPort = await evil.listen('127.0.0.1', 0);
-      bus = await Bus.connect({ servers: nats.url, name: 'evil-kube-test', logger: silentLogs().root, timeoutMs: 2000 });
-      manager = new FakeManager(bus, NODE);
-      manager.start();
-      const config = {
-        node: { name: NODE, ip: '192.0.2.10', podCidr: '10.244.0.0/24' },
-        nats: { servers: [nats.url], timeoutMs: 1000, insecure: true },
-        heartbeat: { intervalMs: 200, missedBeats: 3 },
-        logging: { level: 'info', modules: {} },
-        kube: { server: `http://127.0.0.1:${evilPort}`, ...TEST_KUBE },
-      };
-      await writeFile(join(dir, 'agent.yaml'), stringify(config), { mode: 0o600 });
-      agent = new ManagedProcess({
-        name: 'agent',
-        bin: 'agent',
-        args: ['--config', join(dir, 'agent.yaml')],
-        onLog: (_n, line: LogLine | string) => {
-          const text = typeof line === 'string' ? line : `${line.msg} ${JSON.stringify(line.err ?? '')}`;
-          if (FATAL.test(text)) fatal.push(text.slice(0, 400));
-          if (typeof line !== 'string' && line.level >= 40) errors.push(`${line.module} ${text.slice(0, 300)}`);
-        },
-        onExit: (_n, code, signal) => (exit = { code, signal }),
-      });
-      agent.start();
-    });
-    after(async () => {
-      await agent?.stop(3000);
-      await manager?.stop();
-      await bus?.close();
-      await evil?.close();
-      await api?.close();
-      await nats?.stop();
-      await rm(dir, { recursive: true, force: true });
+      report = await runEvilKube({ seed: 21, requests: 48, hugeLineBytes: 4 << 20 });
+      const { stats, probes, rss, hostileMs, convergeMs } = report;
+      console.log(`      requests ${stats.requests} (${stats.lists} lists, ${stats.watches} watches, ${stats.forwarded} forwarded) by hostility ${JSON.stringify(stats.byHostility)}; probes ${probes.ok} ok ${probes.failed} failed (max ${Math.round(probes.maxMs)} ms); rss ${rss.startKb} → peak ${rss.peakKb} → ${rss.endKb} KiB; hostile ${hostileMs} ms, converged in ${convergeMs} ms; resourceVersions asked: ${JSON.stringify([...new Set(stats.resourceVersions)].slice(0, 10).map((v) => v.slice(0, 24)))}`);
     });
 
-    const state = async (deadlineMs: number): Promise<{ ok: boolean; ms: number; why?: string }> => {
-      const t0 = performance.now();
-      const r = await bus.request(`${ctlPrefix(NODE, 'agent')}.state`, ctlMethods.state, { node: NODE }, { timeoutMs: deadlineMs });
-      return r.ok ? { ok: true, ms: performance.now() - t0 } : { ok: false, ms: performance.now() - t0, why: `${r.error.code} ${r.error.message}` };
-    };
-
-    it('stays up and keeps answering ctl.state through the hostile phase, RSS bounded', async () => {
-      // Up: the first answer (the process loads, connects to NATS, starts its tree).
-      const up = performance.now();
-      while (!(await state(1000)).ok) {
-        expect(exit, 'the agent exited while starting').to.equal(undefined);
-        expect(performance.now() - up, 'the agent never answered ctl.state').to.be.below(15_000);
-      }
-      const pid = agent.pid!;
-      const rssStart = rssKb(pid)!;
-      let rssPeak = rssStart;
-      let ok = 0;
-      let maxMs = 0;
-      const failures: string[] = [];
-      const start = performance.now();
-      while (performance.now() - start < HOSTILE_MS && exit === undefined) {
-        const s = await state(2000);
-        if (s.ok) ok++;
-        else failures.push(s.why!);
-        maxMs = Math.max(maxMs, s.ms);
-        rssPeak = Math.max(rssPeak, rssKb(pid) ?? 0);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-      const rssEnd = rssKb(pid) ?? 0;
-      const summary = `requests ${evil.stats.requests} (${evil.stats.lists} lists, ${evil.stats.watches} watches) by hostility ${JSON.stringify(evil.stats.byHostility)}; probes ${ok} ok ${failures.length} failed (max ${Math.round(maxMs)} ms); rss ${rssStart} → peak ${rssPeak} → ${rssEnd} KiB; resourceVersions asked: ${JSON.stringify([...new Set(evil.stats.resourceVersions)].slice(0, 10))}`;
-      console.log(`      ${summary}`);
-      expect(fatal, summary).to.deep.equal([]);
-      expect(exit, `${summary}\n${errors.join('\n')}`).to.equal(undefined);
-      expect(agent.pid).to.equal(pid);
-      expect(agent.starts).to.equal(1);
-      expect(failures, summary).to.deep.equal([]);
-      expect(ok).to.be.at.least(10);
-      expect(Object.keys(evil.stats.byHostility), 'every hostility was served').to.have.members([...KUBE_HOSTILITIES]);
-      expect(rssEnd - rssStart, 'RSS growth').to.be.below(200 * 1024);
+    it('stays the same process, prints nothing fatal, keeps answering ctl.state, RSS bounded', () => {
+      expect(report.fatal).to.deep.equal([]);
+      expect(report.exit).to.equal(undefined);
+      expect(report.alive).to.equal(true);
+      expect(report.probes.failures).to.deep.equal([]);
+      expect(report.probes.ok).to.be.at.least(3);
+      expect(report.served).to.be.at.least(48);
+      expect(Object.keys(report.stats.byHostility), 'every hostility was served').to.have.members([...KUBE_HOSTILITIES]);
+      expect(report.rss.growthKb, 'RSS growth').to.be.below(200 * 1024);
     });
 
-    it('converges on the known Services and EndpointSlices once the API turns good', async () => {
-      evil.setGood(true);
-      const t0 = performance.now();
-      let last = '';
-      for (;;) {
-        const r = await manager.pull();
-        if (r.ok) {
-          const got = Object.fromEntries(r.value.services.map((s) => [`${formatIpv4(s.clusterIp)}:${s.port}/${s.protocol}`, s.endpoints.length]));
-          last = JSON.stringify(got);
-          if (last === JSON.stringify(KNOWN)) break;
-        } else last = r.error.message;
-        expect(performance.now() - t0, `not converged: ${last}\n${errors.slice(-30).join('\n')}`).to.be.below(15_000);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-      console.log(`      converged in ${Math.round(performance.now() - t0)} ms (${evil.stats.forwarded} requests forwarded)`);
-      expect(exit).to.equal(undefined);
-      expect((await state(2000)).ok).to.equal(true);
+    it('converges on the known Services and EndpointSlices once the API turns good', () => {
+      expect(report.converged, report.last).to.equal(true);
+      expect(report.last).to.equal(JSON.stringify(KNOWN_SERVICES));
+      expect(report.stats.forwarded).to.be.greaterThan(0);
     });
   });
 });
