@@ -5,6 +5,8 @@
  * With `health.listen`, /healthz, /readyz and /metrics are served there: the process's one
  * metrics registry and its role's readiness come from the Observability handed to the tree.
  */
+import { readFileSync, watchFile } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -35,6 +37,36 @@ function checkTls(config: TlsConfigs): string | undefined {
     if (!r.ok) return `${what}: ${r.error.message}`;
   }
   return undefined;
+}
+
+/**
+ * Test-only: with INFRA_CLOCK_OFFSET_DIR set (by the fault-injection simulator's clock jumps,
+ * never in production), the process's clock reads the system time plus the offset in ms written
+ * in `<dir>/<pid>.offset` (re-read when the file changes, polled every 100 ms): what this process
+ * reads as the time moves, as an NTP step would move it, without touching the machine's clock.
+ * Timers keep running on the system clock. Unset, the process gets the system clock itself.
+ */
+function processClock(): Clock {
+  const dir = process.env.INFRA_CLOCK_OFFSET_DIR;
+  if (!dir) return systemClock;
+  const file = join(dir, `${process.pid}.offset`);
+  let offset = 0;
+  const read = (): void => {
+    try {
+      const v = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(v)) offset = v;
+    } catch {
+      // no jump yet
+    }
+  };
+  read();
+  watchFile(file, { interval: 100, persistent: false }, read);
+  return {
+    now: () => systemClock.now() + offset,
+    setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
+    clearTimeout: (handle) => systemClock.clearTimeout(handle),
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+  };
 }
 
 export interface ProcessBuild<C> {
@@ -79,7 +111,7 @@ export async function runProcess<S extends z.ZodType<{ logging: LoggingConfig; n
   const instanceId = newInstanceId(systemRandom);
   logs.for('process').info({ node: config.node.name, instanceId, config: configPath }, `${name} starting`);
   const observability = new Observability({ processMetrics: config.health !== undefined });
-  const tree = build({ config, logs, clock: systemClock, random: systemRandom, instanceId, observability });
+  const tree = build({ config, logs, clock: processClock(), random: systemRandom, instanceId, observability });
   let health: HealthServer | undefined;
   if (config.health) {
     try {

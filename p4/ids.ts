@@ -9,6 +9,13 @@
  * const pool = new IdPool(1, 131071);
  * pool.idOf(key) ?? pool.allocate(key);
  */
+/**
+ * Test-only: a bug planted on purpose for the fault-injection simulator to catch (its
+ * `--broken ids-double-allocate`, simulations/cluster/broken.ts). Off unless the environment says
+ * so; read once per process.
+ */
+const BROKEN_DOUBLE_ALLOCATE = process.env.INFRA_BROKEN === 'ids-double-allocate';
+
 export class IdPoolExhausted extends Error {
   override readonly name = 'IdPoolExhausted';
 }
@@ -60,7 +67,8 @@ export class IdPool {
     let id: number | undefined;
     if (this.free.length > 0) {
       this.free.sort((a, b) => b - a);
-      id = this.free.pop();
+      // The broken mode hands the freed id out but leaves it on the list: the next key gets it too.
+      id = BROKEN_DOUBLE_ALLOCATE ? this.free[this.free.length - 1] : this.free.pop();
     } else if (this.next <= this.last) {
       id = this.next++;
     }

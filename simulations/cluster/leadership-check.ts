@@ -1,0 +1,184 @@
+/**
+ * single-leader and single-primary, watched while the run goes:
+ *
+ * - every lease record written to KV (kv-state.ts LeaseWatch): an epoch names one holder, and a
+ *   new holder's epoch is higher than every epoch seen before for the node;
+ * - every leadership claim in the managers' logs: no two manager processes claim the same epoch;
+ * - every arbitration notice an observer stream gets from each node's target (a stream with no
+ *   election id: it never becomes primary, it is only told): the primary's election id must be an
+ *   epoch some manager of the node held (by the lease or its own claim). Checked at the end, when
+ *   every record and claim is in.
+ *
+ * A "KV state lost" fault that purges a node's lease key starts that node's epoch history over:
+ * the managers may legitimately count again from where they stand.
+ *
+ * @example
+ * const leadership = new LeadershipCheck({ cluster, book, log });
+ * leadership.start();
+ * // … the run …
+ * await leadership.finish();
+ */
+import type { LeaseRecord } from '../../actors/manager/lease.js';
+import { P4RuntimeClient, type P4RuntimeStream } from '../../p4/runtime-client.js';
+import type { SimCluster } from './cluster.js';
+import type { EventLog } from './event-log.js';
+import type { InvariantBook } from './invariants.js';
+import { LeaseWatch } from './kv-state.js';
+import type { LeaderClaim } from './process-logs.js';
+import type { SimNode } from './sim-node.js';
+
+const ALREADY_EXISTS = 6;
+
+interface NodeHistory {
+  /** epoch → holder, since the last loss of the lease key. */
+  holders: Map<number, string>;
+  maxEpoch: number;
+  lastHolder: string | undefined;
+  /** Every epoch ever held (by record or claim), across losses: a primary must have one of these. */
+  readonly everHeld: Set<number>;
+  /** epoch → the manager process that claimed it. */
+  claimed: Map<number, string>;
+  readonly primaries: { readonly atS: number; readonly electionId: number }[];
+}
+
+export interface LeadershipDeps {
+  readonly cluster: SimCluster;
+  readonly book: InvariantBook;
+  readonly log: EventLog;
+}
+
+export class LeadershipCheck {
+  private readonly history = new Map<string, NodeHistory>();
+  private watch: LeaseWatch | undefined;
+  private readonly observers: Observer[] = [];
+  private unlisten: (() => void) | undefined;
+  private claimsSeen = 0;
+
+  constructor(private readonly d: LeadershipDeps) {
+    for (const n of d.cluster.nodes) {
+      this.history.set(n.name, { holders: new Map(), maxEpoch: 0, lastHolder: undefined, everHeld: new Set(), claimed: new Map(), primaries: [] });
+    }
+  }
+
+  start(): void {
+    this.watch = new LeaseWatch(
+      this.d.cluster.bus,
+      this.d.cluster.nodes.map((n) => n.name),
+      (node, record) => this.onRecord(node, record),
+    );
+    this.unlisten = this.d.cluster.logs.listen(() => this.readClaims());
+    for (const n of this.d.cluster.nodes) this.observers.push(new Observer(n, (electionId) => this.onPrimary(n.name, electionId)));
+  }
+
+  /** The node's lease key was purged (a KV-loss fault): its epochs may start over. */
+  leaseLost(node: string): void {
+    const h = this.history.get(node);
+    if (!h) return;
+    h.holders = new Map();
+    h.claimed = new Map();
+    h.maxEpoch = 0;
+    h.lastHolder = undefined;
+  }
+
+  private onRecord(node: string, record: LeaseRecord | undefined): void {
+    const h = this.history.get(node);
+    if (!h || !record) return;
+    const at = this.d.log.seconds();
+    h.everHeld.add(record.epoch);
+    const owner = h.holders.get(record.epoch);
+    if (owner !== undefined && owner !== record.holder) {
+      this.d.book.violate('single-leader', at, node, `lease epoch ${record.epoch} held by two managers (${owner.slice(0, 8)}…, ${record.holder.slice(0, 8)}…)`);
+    }
+    if (record.holder !== h.lastHolder && h.lastHolder !== undefined && record.epoch <= h.maxEpoch) {
+      this.d.book.violate('single-leader', at, node, `new lease holder ${record.holder.slice(0, 8)}… with epoch ${record.epoch}, not above ${h.maxEpoch}`);
+    }
+    h.holders.set(record.epoch, record.holder);
+    h.maxEpoch = Math.max(h.maxEpoch, record.epoch);
+    h.lastHolder = record.holder;
+  }
+
+  private readClaims(): void {
+    const claims = this.d.cluster.logs.claims;
+    for (; this.claimsSeen < claims.length; this.claimsSeen++) this.onClaim(claims[this.claimsSeen]!);
+  }
+
+  private onClaim(c: LeaderClaim): void {
+    const h = this.history.get(c.node);
+    if (!h) return;
+    this.d.log.write('claim', { process: c.process, leading: c.leading, epoch: c.epoch });
+    if (!c.leading) return;
+    h.everHeld.add(c.epoch);
+    const other = h.claimed.get(c.epoch);
+    if (other !== undefined && other !== c.process) {
+      this.d.book.violate('single-leader', this.d.log.seconds(c.atMs), c.node, `${other} and ${c.process} both claimed leadership with epoch ${c.epoch}`);
+    }
+    h.claimed.set(c.epoch, c.process);
+  }
+
+  private onPrimary(node: string, electionId: number): void {
+    const h = this.history.get(node);
+    if (!h) return;
+    const last = h.primaries[h.primaries.length - 1];
+    if (last?.electionId === electionId) return;
+    h.primaries.push({ atS: this.d.log.seconds(), electionId });
+    this.d.log.write('primary', { node, electionId });
+  }
+
+  /** Stops watching and judges the primaries seen. */
+  async finish(): Promise<void> {
+    this.readClaims();
+    this.unlisten?.();
+    await this.watch?.stop();
+    for (const o of this.observers) o.stop();
+    for (const [node, h] of this.history) {
+      for (const p of h.primaries) {
+        if (!h.everHeld.has(p.electionId)) this.d.book.violate('single-primary', p.atS, node, `the device's primary has election id ${p.electionId}, which no manager of the node held as its lease epoch`);
+      }
+    }
+  }
+
+  /** Epochs seen per node (for the event log). */
+  summary(): Record<string, { epochs: number; primaries: number }> {
+    return Object.fromEntries([...this.history].map(([n, h]) => [n, { epochs: h.everHeld.size, primaries: h.primaries.length }]));
+  }
+}
+
+/** A read-only arbitration stream on a node's target, opened again whenever it ends (target restarts). */
+class Observer {
+  private stopped = false;
+  private stream: P4RuntimeStream | undefined;
+  private readonly client: P4RuntimeClient;
+
+  constructor(
+    node: SimNode,
+    private readonly onPrimary: (electionId: number) => void,
+  ) {
+    this.client = new P4RuntimeClient(node.targetAddress, undefined, { callMs: 3000 });
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const s = this.client.openStream();
+        this.stream = s;
+        s.send({ arbitration: { device_id: 1 } });
+        while (!this.stopped && s.ended === undefined) {
+          const m = await s.next(1000);
+          const arb = m?.arbitration as { status?: { code?: number }; election_id?: { high?: unknown; low?: unknown } } | undefined;
+          if (arb?.status?.code === ALREADY_EXISTS && arb.election_id) this.onPrimary(Number(arb.election_id.low ?? 0) + Number(arb.election_id.high ?? 0) * 2 ** 64);
+        }
+        s.close();
+      } catch {
+        // the target is restarting
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stream?.close();
+    this.client.close();
+  }
+}

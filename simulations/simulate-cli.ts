@@ -1,0 +1,149 @@
+/**
+ * npm run simulate -- --seed S --nodes N --duration T --faults all|<comma list>|none
+ *                     [--mode process] [--report out.html] [--events out.jsonl] [--broken <mode>]
+ * npm run simulate:soak -- [--seeds 20] [--first-seed 1] [--nodes 5] [--duration 40] [--faults all]
+ *
+ * The fault-injection simulator (docs/simulator.md): a cluster of real processes (nats-server,
+ * the Kubernetes API stand-in, per node the P4 target, one or two managers and the agent on a
+ * synthetic kernel), a seeded workload and fault schedule, invariants checked during and after
+ * the run. A progress bar while it runs (on a terminal), the violations and the replay command
+ * when it fails, the HTML report with --report, and as the last line
+ * {"simulate":"ok"|"fail","seed":S,"mode":"process","nodes":N,"faults":F,"violations":V,"converge_p99_s":…}.
+ * Exit 0 when every invariant held, 1 when one did not, 2 for bad options or a run that could not
+ * be carried out.
+ *
+ * `--soak` runs seeds one after the other (each a fresh cluster) and prints one line per seed and
+ * {"simulate_soak":"ok"|"fail","seeds":…,"failed":[…],"minutes":…} last.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { progressBar } from './fuzz/harness.js';
+import { renderReport } from './report/html.js';
+import { parseBroken, type BrokenMode } from './cluster/broken.js';
+import { parseFaultList, type FaultKind } from './cluster/fault-kinds.js';
+import { simulate, type SimulateResult } from './cluster/simulate.js';
+
+const USAGE =
+  'usage: npm run simulate -- --seed S --nodes N --duration T --faults all|<kind,kind…>|none [--mode process] [--report out.html] [--events out.jsonl] [--broken ids-double-allocate]\n' +
+  '       npm run simulate -- --soak [--seeds 20] [--first-seed 1] [--nodes 5] [--duration 40] [--faults all]';
+
+function fail(message: string): never {
+  console.error(`simulate: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  values = parseArgs({
+    options: {
+      seed: { type: 'string', default: '1' },
+      nodes: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '40' },
+      faults: { type: 'string', default: 'all' },
+      mode: { type: 'string', default: 'process' },
+      report: { type: 'string' },
+      events: { type: 'string' },
+      broken: { type: 'string' },
+      soak: { type: 'boolean', default: false },
+      seeds: { type: 'string', default: '20' },
+      'first-seed': { type: 'string', default: '1' },
+    },
+  }).values;
+} catch (e) {
+  fail((e as Error).message);
+}
+
+const intOf = (name: string): number => {
+  const v = Number(values[name]);
+  if (!Number.isSafeInteger(v)) fail(`--${name}: an integer`);
+  return v;
+};
+if (values.mode !== 'process') fail(`--mode ${String(values.mode)}: only process mode is built (the in-process mode comes later)`);
+const kinds = parseFaultList(String(values.faults));
+if (!kinds.ok) fail(kinds.error.message);
+let broken: BrokenMode | undefined;
+if (values.broken !== undefined) {
+  const b = parseBroken(String(values.broken));
+  if (!b.ok) fail(b.error.message);
+  broken = b.value;
+}
+const nodes = intOf('nodes');
+const durationS = Number(values.duration);
+
+const controller = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\nsimulate: ${signal}: stopping the cluster…`);
+    controller.abort();
+  });
+}
+
+/** One seed, printed as the brief asks; resolves with the result (undefined if it could not run). */
+async function one(seed: number, options: { report?: string; events?: string; quiet?: boolean }): Promise<SimulateResult | undefined> {
+  const bar = options.quiet ? undefined : progressBar(`seed ${seed}`, 100);
+  const r = await simulate({
+    seed,
+    nodes,
+    durationS,
+    faults: kinds.ok ? kinds.value : ([] as FaultKind[]),
+    faultsText: String(values.faults),
+    ...(broken ? { broken } : {}),
+    ...(options.events ? { eventsPath: options.events } : {}),
+    onProgress: (f) => bar?.(Math.round(f * 100)),
+    signal: controller.signal,
+  });
+  bar?.(100);
+  if (!r.ok) {
+    console.error(`simulate: seed ${seed}: ${r.error.message}`);
+    return undefined;
+  }
+  const v = r.value;
+  const plan = v.plan;
+  if (plan.skipped.length > 0) for (const s of plan.skipped) console.log(`skipped fault kind ${s.kind}: ${s.reason}`);
+  console.log(
+    `seed ${seed}: ${plan.nodes.length} nodes, ${v.counts.ops} operations (${v.counts.retries} retries), ${v.report.faults.length} faults, ` +
+      `${v.counts.checks} pipeline checks, ${v.report.programmingLatencyMs.length} latencies, ${v.counts.wallS} s`,
+  );
+  for (const i of v.report.invariants) {
+    console.log(`  ${i.ok ? 'ok  ' : 'FAIL'} ${i.kind.padEnd(8)} ${i.name}${i.ok ? '' : `: ${i.violations.length} violation(s)`}`);
+    for (const x of i.violations.slice(0, 5)) console.log(`         t=${x.atS}s ${x.node ?? ''} ${x.detail}`);
+  }
+  const restarts = v.report.restarts.filter((x) => x.restarts > 0 || x.escalations > 0);
+  if (restarts.length > 0) console.log(`  restarts: ${restarts.map((x) => `${x.actorKind} ${x.restarts}${x.escalations ? `/${x.escalations} esc` : ''}`).join(', ')}`);
+  if (options.report) {
+    try {
+      await writeFile(options.report, await renderReport(v.report));
+      console.log(`  report: ${options.report}`);
+    } catch (e) {
+      console.error(`simulate: the report could not be written: ${(e as Error).message}`);
+    }
+  }
+  if (v.eventsFile) console.log(`  event log: ${v.eventsFile}`);
+  if (v.summary.simulate === 'fail') console.log(`  replay: ${v.replayCommand}`);
+  return v;
+}
+
+if (values.soak) {
+  const seeds = intOf('seeds');
+  const first = intOf('first-seed');
+  if (seeds < 1 || seeds > 1000) fail('--seeds: 1–1000');
+  const t0 = Date.now();
+  const failed: number[] = [];
+  for (let s = first; s < first + seeds && !controller.signal.aborted; s++) {
+    const v = await one(s, { quiet: true });
+    if (!v || v.summary.simulate !== 'ok') failed.push(s);
+    console.log(JSON.stringify(v?.summary ?? { simulate: 'fail', seed: s, mode: 'process', nodes, error: 'the run could not be carried out' }));
+  }
+  const minutes = Math.round((Date.now() - t0) / 600) / 100;
+  console.log(JSON.stringify({ simulate_soak: failed.length === 0 ? 'ok' : 'fail', seeds, failed, minutes }));
+  process.exit(failed.length === 0 ? 0 : 1);
+} else {
+  const seed = intOf('seed');
+  const v = await one(seed, { ...(values.report ? { report: String(values.report) } : {}), ...(values.events ? { events: String(values.events) } : {}) });
+  if (!v) {
+    console.log(JSON.stringify({ simulate: 'fail', seed, mode: 'process', nodes, faults: 0, violations: 0, converge_p99_s: null, error: 'the run could not be carried out' }));
+    process.exit(2);
+  }
+  console.log(JSON.stringify(v.summary));
+  process.exit(v.summary.simulate === 'ok' ? 0 : 1);
+}
