@@ -44,6 +44,12 @@ export interface DurableStoreInput {
   readonly logger: Logger;
   /** A batch is durable and rendered (or the store became ready): the session should sync. */
   readonly onCommitted: () => void;
+  /**
+   * A reload found other records in KV than the store held in memory (keys lost — the bucket
+   * purged or deleted — or changed behind us): the intent is incomplete until the agent's full
+   * state is merged again. The tree asks the registry to pull it.
+   */
+  readonly onNeedsPull?: () => void;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
 }
 
@@ -83,6 +89,8 @@ export interface StoreContext {
   broken: boolean;
   held: ReplaceEvent | undefined;
   attempts: number;
+  /** Loaded once already: a later load is a reload. */
+  everLoaded: boolean;
 }
 
 const unavailable = (why: string): Result<never, BusError> => err(new BusError('UNAVAILABLE', why));
@@ -164,7 +172,17 @@ export const durableStoreLogic = setup({
       if (out.problems.length > 0) log.warn({ problems: out.problems.slice(0, 20), count: out.problems.length }, 'intent: stored records dropped or repaired');
       log.info({ records: out.records, revision: out.intent.revision }, 'intent loaded from KV');
       const queue = context.held ? [context.held] : [];
-      return { intent: out.intent, kv: out.kv, loaded: true, ready: context.ready || out.records > 0, attempts: 0, queue, held: undefined };
+      // After a reload, KV may hold less than we did (its keys lost) or other records: then the
+      // intent is not complete — an empty one would make the session delete the node's entries —
+      // until the agent's full state is merged again.
+      const reload = context.everLoaded;
+      const same = reload && out.intent.digest() === context.intent.digest();
+      const ready = reload ? same && context.ready : context.ready || out.records > 0;
+      if (reload && !same) {
+        log.warn({ records: out.records, held: context.intent.counts() }, 'intent: KV differs from what was held (lost or changed keys): waiting for the agent\'s full state');
+        if (context.input.onNeedsPull) queueMicrotask(context.input.onNeedsPull);
+      }
+      return { intent: out.intent, kv: out.kv, loaded: true, ready, attempts: 0, queue, held: undefined, everLoaded: true };
     }),
     loadFailed: assign(({ context, event }) => {
       context.input.logger.warn({ err: (event as { error?: unknown }).error, attempt: context.attempts + 1 }, 'intent: cannot load from KV; retrying');
@@ -232,6 +250,7 @@ export const durableStoreLogic = setup({
       broken: false,
       held: undefined,
       attempts: 0,
+      everLoaded: false,
     };
   },
   on: {

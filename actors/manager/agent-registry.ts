@@ -32,13 +32,15 @@ interface RegistryContext extends RegistryInput {
 
 export type RegistryEvent =
   | { type: 'agent.hello'; hello: Hello; stateRevision: number; reply: Reply<HelloReply> }
-  | { type: 'agent.heartbeat'; heartbeat: Heartbeat };
+  | { type: 'agent.heartbeat'; heartbeat: Heartbeat }
+  /** The manager's intent lost what the agent holds (e.g. its KV keys): pull the agent's state again. */
+  | { type: 'agent.resync' };
 
 const isNewInstance = ({ context, event }: { context: RegistryContext; event: RegistryEvent }): boolean =>
   instanceOf(event) !== context.agentInstanceId;
 
 function instanceOf(event: RegistryEvent): string {
-  return event.type === 'agent.hello' ? event.hello.instanceId : event.heartbeat.instanceId;
+  return event.type === 'agent.hello' ? event.hello.instanceId : event.type === 'agent.heartbeat' ? event.heartbeat.instanceId : '';
 }
 
 export const agentRegistryLogic = setup({
@@ -92,6 +94,11 @@ export const agentRegistryLogic = setup({
     connected: {
       type: 'parallel',
       on: {
+        'agent.resync': {
+          target: '.sync.syncing',
+          reenter: true,
+          actions: ({ context }) => context.logger.info({ agent: context.agentInstanceId }, 'pulling the agent state again'),
+        },
         'agent.hello': [
           {
             guard: isNewInstance,

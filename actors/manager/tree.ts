@@ -210,6 +210,7 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
           open: () => IntentKv.open(requireBus(refs), intentBucketName(node), askTimeoutMs),
           logger: logs.for('intent'),
           onCommitted: notifySession,
+          onNeedsPull: () => refs.registry?.send({ type: 'agent.resync' }),
         },
       });
       refs.store = actor;

@@ -54,8 +54,10 @@ describe('manager store: durable intent in JetStream KV', function () {
     await nats.close();
   });
 
-  function start(bucket: string, onCommitted: () => void = () => undefined): DurableStoreRef {
-    const store = createActor(durableStoreLogic, { input: { node: NODE, info, open: () => IntentKv.open(bus, bucket), logger: silentLogs().root, onCommitted, backoff: { initialMs: 20, maxMs: 200 } } });
+  function start(bucket: string, onCommitted: () => void = () => undefined, onNeedsPull?: () => void): DurableStoreRef {
+    const store = createActor(durableStoreLogic, {
+      input: { node: NODE, info, open: () => IntentKv.open(bus, bucket), logger: silentLogs().root, onCommitted, backoff: { initialMs: 20, maxMs: 200 }, ...(onNeedsPull ? { onNeedsPull } : {}) },
+    });
     stores.push(store);
     store.start();
     return store;
@@ -151,6 +153,50 @@ describe('manager store: durable intent in JetStream KV', function () {
     await addPod(store, pod(3)); // after the agent answered
     await ask<ChangeReply>(store, (reply) => ({ type: 'state.replace', state: { node: NODE, revision: 2, host: undefined, pods: [pod(2)], services: [] }, mark: m2.ok ? m2.value : 0, reply }), opts);
     expect([...store.getSnapshot().context.intent.pods.keys()].sort()).to.deep.equal(['c2', 'c3']);
+  });
+
+  it('KV keys lost behind its back: after the reload the intent is incomplete (not ready) and the agent\'s state is asked for, until it is merged', async () => {
+    const bucket = intentBucketName('store-g');
+    let pulls = 0;
+    const store = start(bucket, () => undefined, () => pulls++);
+    const mark = await ask<number>(store, (reply) => ({ type: 'sync.begin', reply }), opts);
+    await ask<ChangeReply>(store, (reply) => ({ type: 'state.replace', state: { node: NODE, revision: 1, host: undefined, pods: [pod(1), pod(2)], services: [svc(1, 3)] }, mark: mark.ok ? mark.value : 0, reply }), opts);
+    expect(store.getSnapshot().context.ready).to.equal(true);
+    // The keys go (a purged bucket, an operator's mistake): the next write of a key it holds is
+    // refused (compare-and-set on a revision that is gone) and the store reloads.
+    const kv = await new Kvm(bus.connection).open(bucket);
+    for await (const key of await kv.keys()) await kv.purge(key);
+    const refused = await addPod(store, { ...pod(1), mac: 0x02000000beef });
+    expect(!refused.ok && refused.error.code).to.equal('UNAVAILABLE');
+    await loaded(store);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.getSnapshot().context.ready, 'an intent that lost its keys is not complete').to.equal(false);
+    expect(pulls, 'the agent\'s state is asked for').to.equal(1);
+    // The agent's full state arrives: complete again, and written back to KV.
+    const m2 = await ask<number>(store, (reply) => ({ type: 'sync.begin', reply }), opts);
+    const merged = await ask<ChangeReply>(store, (reply) => ({ type: 'state.replace', state: { node: NODE, revision: 2, host: undefined, pods: [pod(1), pod(2), pod(3)], services: [svc(1, 3)] }, mark: m2.ok ? m2.value : 0, reply }), opts);
+    expect(merged.ok).to.equal(true);
+    expect(store.getSnapshot().context.ready).to.equal(true);
+    expect([...store.getSnapshot().context.intent.pods.keys()].sort()).to.deep.equal(['c1', 'c2', 'c3']);
+    expect(await kv.get(podKvKey('c1'))).to.not.equal(null);
+  });
+
+  it('a reload that finds what it held stays complete, and asks for nothing', async () => {
+    const bucket = intentBucketName('store-h');
+    let pulls = 0;
+    const store = start(bucket, () => undefined, () => pulls++);
+    const mark = await ask<number>(store, (reply) => ({ type: 'sync.begin', reply }), opts);
+    await ask<ChangeReply>(store, (reply) => ({ type: 'state.replace', state: { node: NODE, revision: 1, host: undefined, pods: [pod(1)], services: [] }, mark: mark.ok ? mark.value : 0, reply }), opts);
+    // A bug in a request makes the store reload; KV holds exactly what it held.
+    store.getSnapshot().context.intent.addPod = () => {
+      throw new Error('boom');
+    };
+    const bad = await addPod(store, pod(2));
+    expect(!bad.ok && bad.error.code).to.equal('INTERNAL');
+    await loaded(store);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.getSnapshot().context.ready).to.equal(true);
+    expect(pulls).to.equal(0);
   });
 
   it('an incremental plan writes members, then groups, then entries, and deletes in reverse', () => {

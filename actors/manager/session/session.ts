@@ -45,6 +45,9 @@ import {
   type WriteCounts,
 } from './session-io.js';
 
+/** The intent is complete enough to be written (always, without a `desiredReady` check). */
+const intentComplete = (context: { desiredReady?: () => boolean }): boolean => context.desiredReady?.() ?? true;
+
 export interface SessionInput {
   readonly address: string;
   readonly tls?: ClientTls;
@@ -280,8 +283,8 @@ export const sessionLogic = setup({
           },
         },
         waitingForIntent: {
-          always: { guard: ({ context }) => context.desiredReady?.() ?? true, target: 'reconciling' },
-          on: { 'desired.changed': { guard: ({ context }) => context.desiredReady?.() ?? true, target: 'reconciling' } },
+          always: { guard: ({ context }) => intentComplete(context), target: 'reconciling' },
+          on: { 'desired.changed': { guard: ({ context }) => intentComplete(context), target: 'reconciling' } },
         },
         reconciling: {
           entry: assign({ dirty: false }),
@@ -304,10 +307,12 @@ export const sessionLogic = setup({
             ],
           },
         },
+        // While the intent is incomplete (the manager's KV lost keys and the agent's state is being
+        // pulled again), nothing is written: an incomplete desired state would delete live entries.
         ready: {
-          always: { guard: ({ context }) => context.dirty, target: 'syncing' },
-          on: { 'desired.changed': { target: 'syncing' } },
-          after: { resync: 'reconciling' },
+          always: { guard: ({ context }) => context.dirty && intentComplete(context), target: 'syncing' },
+          on: { 'desired.changed': [{ guard: ({ context }) => intentComplete(context), target: 'syncing' }, { actions: assign({ dirty: true }) }] },
+          after: { resync: 'waitingForIntent' },
         },
         syncing: {
           entry: assign({ dirty: false }),
@@ -320,7 +325,7 @@ export const sessionLogic = setup({
             },
             onError: [
               { guard: ({ event }) => isTransportFailure(event.error), target: '#session.backoff', actions: 'noteError' },
-              { guard: ({ event }) => needsRepair(event.error), target: 'reconciling', actions: ({ context, event }) => context.logger.warn({ err: event.error }, 'target differs from our shadow: repairing') },
+              { guard: ({ event }) => needsRepair(event.error), target: 'waitingForIntent', actions: ({ context, event }) => context.logger.warn({ err: event.error }, 'target differs from our shadow: repairing') },
               { target: 'degraded', actions: ['noteError', ({ context, event }) => context.logger.error({ err: event.error }, 'write refused by the target')] },
             ],
           },
@@ -332,8 +337,8 @@ export const sessionLogic = setup({
         degraded: {
           // Not ready again until a reconcile completes.
           entry: assign({ reconciledHere: false }),
-          on: { 'desired.changed': { target: 'reconciling' } },
-          after: { retry: 'reconciling' },
+          on: { 'desired.changed': { target: 'waitingForIntent' } },
+          after: { retry: 'waitingForIntent' },
         },
       },
     },
