@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom } from 'xstate';
-import type { Clock } from '../../../core/clock.js';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
 import type { Random } from '../../../core/random.js';
 import { err, ok, type Result } from '../../../core/result.js';
 import { BusError } from '../../../messages/errors.js';
@@ -45,7 +45,7 @@ export interface PodHubDeps {
   readonly retryMs: number;
   /** Records the pod in the agent's intent store, then tells the manager. */
   readonly register: (pod: PodInterface) => Promise<Result<void, BusError>>;
-  /** Removes it from both; best effort (the manager also reconciles on the next full sync). */
+  /** Removes it from both; when the manager does not answer, the hub tells it again until it does. */
   readonly unregister: (containerId: string) => Promise<Result<void, BusError>>;
   /** Called after every allocation change (the port map is written from it). */
   readonly onChange?: () => void;
@@ -104,6 +104,12 @@ class PodSupervisor extends Supervisor {
 
 export class PodHub implements CniBackendPort {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Deletions the manager has not acknowledged, by container id: retried with a growing delay
+   * until it does (a lost request would otherwise leave the pod in the manager's intent and its
+   * entries on the device while this agent lives), or until the container is added again.
+   */
+  private readonly unacked = new Map<string, { attempts: number; timer: TimerHandle | undefined }>();
   private pods: Supervisor | undefined;
   private readonly work: PodWork;
 
@@ -261,8 +267,44 @@ export class PodHub implements CniBackendPort {
     return r.ok ? ok(undefined) : err(new BusError('CONFLICT', r.error.message));
   }
 
+  /** Tells the manager of a deletion until it acknowledges (see `unacked`). */
+  private noticeDeletion(containerId: string): void {
+    const pending = this.unacked.get(containerId) ?? { attempts: 0, timer: undefined };
+    this.unacked.set(containerId, pending);
+    const delay = Math.min(5000, this.deps.retryMs * 2 ** Math.min(pending.attempts, 10));
+    pending.timer = this.deps.clock.setTimeout(() => {
+      pending.timer = undefined;
+      if (this.unacked.get(containerId) !== pending) return;
+      void this.deps.unregister(containerId).then((r) => {
+        if (this.unacked.get(containerId) !== pending) return;
+        if (r.ok) {
+          this.unacked.delete(containerId);
+          this.deps.logger.info({ containerId, attempts: pending.attempts + 1 }, 'manager told of the deletion');
+          return;
+        }
+        pending.attempts++;
+        this.noticeDeletion(containerId);
+      });
+    }, delay);
+  }
+
+  /** A container added again: its old deletion needs no more telling (the new registration supersedes it). */
+  private forgetDeletion(containerId: string): void {
+    const pending = this.unacked.get(containerId);
+    if (!pending) return;
+    if (pending.timer !== undefined) this.deps.clock.clearTimeout(pending.timer);
+    this.unacked.delete(containerId);
+  }
+
+  /** Deletions not yet acknowledged by the manager (tests, operators). */
+  get unacknowledgedDeletions(): string[] {
+    return [...this.unacked.keys()];
+  }
+
   /** Answers every waiting call with UNAVAILABLE (the hub's supervisor stopped; the runtime retries). */
   abandon(): void {
+    for (const pending of this.unacked.values()) if (pending.timer !== undefined) this.deps.clock.clearTimeout(pending.timer);
+    this.unacked.clear();
     const gone = new BusError('UNAVAILABLE', 'the agent restarted its pod interfaces; try again');
     for (const entry of this.entries.values()) {
       for (const w of entry.addWaiters.splice(0)) w(err(gone));
@@ -415,13 +457,17 @@ export class PodHub implements CniBackendPort {
       register: async (a) => {
         const pod = podInterfaceOf(node, a, pool.names[a.index] ?? a.name);
         if (!pod.ok) return pod;
+        this.forgetDeletion(a.containerId);
         return this.deps.register(pod.value);
       },
       teardown: async (key) => {
         const a = allocator.lookup(key);
         if (!a) return ok(undefined);
         const un = await this.deps.unregister(a.containerId);
-        if (!un.ok) this.deps.logger.info({ err: un.error, pod: key }, 'manager not told of the deletion; the next full sync will');
+        if (!un.ok) {
+          this.deps.logger.info({ err: un.error, pod: key }, 'manager not told of the deletion yet: telling it again until it answers');
+          this.noticeDeletion(a.containerId);
+        }
         if (a.netns !== null) {
           const home = { name: pool.names[a.index]!, ...(pool.netns ? { netns: pool.netns } : {}) };
           const back = await unplumbPod(ip, { netns: a.netns, ifname: a.name }, home);
