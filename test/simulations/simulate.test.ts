@@ -6,10 +6,8 @@
  * line from dist/ with its real processes; each must hold every invariant and say so in its last
  * line. The first seed also writes the HTML report and keeps its event log, which are looked at.
  *
- * Left out on purpose, because they reveal bugs that are not fixed yet (docs/simulator.md,
- * "Findings"): `bus-drop` — a dropped pod.delete on the agent's bus is
- * never repaired while the agent stays alive; `kill-nats`, which can lose the same message.
- * `disk-full` needs root.
+ * `bus-drop`, `kill-nats` and `kv-loss` are in since the bugs they found were fixed
+ * (docs/simulator.md, "Findings"). `disk-full` needs root.
  */
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -34,6 +32,8 @@ const CI_FAULTS = [
   'kube-410',
   'kube-outage',
   'kv-loss',
+  'bus-drop',
+  'kill-nats',
 ].join(',');
 
 describe('the simulator, CI-sized: 3 seeds × 2 nodes × 20 s under faults', function () {
