@@ -54,6 +54,26 @@ interface CorpusMeta {
   readonly found?: FoundInfo;
 }
 
+/** What a caller says of a case it saves; the index is derived from the case's bytes. */
+export interface EntryMeta {
+  readonly seed: number;
+  readonly category: string;
+  readonly note: string;
+  readonly found?: FoundInfo;
+}
+
+/** FNV-1a of the bytes: a case's index, stable across runs. */
+export function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  return h >>> 0;
+}
+
+/** The fields every saved case shares, in the order the corpus files have them. */
+export function entryMeta(meta: EntryMeta, indexOf: Uint8Array): CorpusMeta {
+  return { category: meta.category, seed: meta.seed, index: fnv1a(indexOf), note: meta.note, ...(meta.found ? { found: meta.found } : {}) };
+}
+
 /** A CNI plugin case (cni-plugin replays in-process, cni-exec through the bundled plugin). */
 export interface CorpusCase extends CorpusMeta {
   readonly target: 'cni-plugin' | 'cni-exec';

@@ -23,8 +23,7 @@
 import { CODE, SwitchModel, type Update } from './p4rt-model.js';
 import { freshP4Target, type FreshP4Target } from './p4rt-fresh.js';
 import { ddmin, type MinimiseBudget } from './minimise.js';
-import { fromJsonSafe, toJsonSafe, type FoundInfo, type P4rtBatchCorpusCase } from './corpus.js';
-import { fnv1a } from './replay-bus.js';
+import { entryMeta, fromJsonSafe, toJsonSafe, type EntryMeta, type P4rtBatchCorpusCase } from './corpus.js';
 
 export interface BisectOptions {
   /** The batches written before the one that differs, in order, exactly as sent. */
@@ -146,17 +145,13 @@ export function relevantSetup(before: SwitchModel, culprits: readonly Update[]):
  * A regression case for `culprits` after `setup` (a state taken from the model `before`, whole or
  * reduced): setup, batch, and what the model predicts after that setup.
  */
-export function batchCorpusEntry(setup: readonly (readonly Update[])[], before: SwitchModel, culprits: readonly Update[], meta: { seed: number; category: string; note: string; found?: FoundInfo }): P4rtBatchCorpusCase {
+export function batchCorpusEntry(setup: readonly (readonly Update[])[], before: SwitchModel, culprits: readonly Update[], meta: EntryMeta): P4rtBatchCorpusCase {
   const expected = predictBatch(before.rebuilt(setup), culprits);
   const batch = culprits.map((u) => toJsonSafe(u));
   return {
     target: 'p4rt',
     kind: 'batch',
-    category: meta.category,
-    seed: meta.seed,
-    index: fnv1a(Buffer.from(JSON.stringify(batch))),
-    note: meta.note,
-    ...(meta.found ? { found: meta.found } : {}),
+    ...entryMeta(meta, Buffer.from(JSON.stringify(batch))),
     setup: setup.map((p) => p.map((u) => toJsonSafe(u))),
     batch,
     expected,
@@ -197,7 +192,7 @@ export async function checkBatchCase(entry: Pick<P4rtBatchCorpusCase, 'setup' | 
  * The regression case of a bisected batch, its setup reduced when the reduced one still fails
  * (the full state before the batch otherwise).
  */
-export async function savedBatchCase(before: SwitchModel, culprits: readonly Update[], meta: { seed: number; category: string; note: string; found?: FoundInfo }): Promise<{ entry: P4rtBatchCorpusCase; reproduces: boolean }> {
+export async function savedBatchCase(before: SwitchModel, culprits: readonly Update[], meta: EntryMeta): Promise<{ entry: P4rtBatchCorpusCase; reproduces: boolean }> {
   const reduced = batchCorpusEntry(relevantSetup(before, culprits), before, culprits, meta);
   if ((await checkBatchCase(reduced)) !== undefined) return { entry: reduced, reproduces: true };
   const full = batchCorpusEntry(before.setupUpdates(), before, culprits, meta);

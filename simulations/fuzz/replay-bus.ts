@@ -13,7 +13,7 @@ import { silentLogs } from '../../core/logger.js';
 import { Bus } from '../../messages/bus.js';
 import { startLocalNode, type LocalNode } from '../local-node.js';
 import { baselineIntent, busTargets, type FuzzTarget } from './bus-targets.js';
-import type { BusCorpusCase, FoundInfo } from './corpus.js';
+import { entryMeta, type BusCorpusCase, type EntryMeta } from './corpus.js';
 import { OK, type Verdict } from './findings.js';
 import { seedBaseline, stateOf, waitForRegistration } from './node-fuzz.js';
 
@@ -152,14 +152,10 @@ export class BusReplayer {
  * @example
  * const entry = busCorpusEntry(replayer.target(label)!, bytes, { seed, category: 'finding-random', note, found });
  */
-export function busCorpusEntry(target: FuzzTarget, bytes: Uint8Array, meta: { seed: number; category: string; note: string; found?: FoundInfo }): BusCorpusCase {
+export function busCorpusEntry(target: FuzzTarget, bytes: Uint8Array, meta: EntryMeta): BusCorpusCase {
   return {
     target: 'bus',
-    category: meta.category,
-    seed: meta.seed,
-    index: fnv1a(bytes),
-    note: meta.note,
-    ...(meta.found ? { found: meta.found } : {}),
+    ...entryMeta(meta, bytes),
     subject: target.label,
     bytesBase64: Buffer.from(bytes).toString('base64'),
     expected: { code: expectedBusCode(target, bytes) ?? 'OK' },
@@ -178,8 +174,4 @@ export async function checkBusCase(replayer: BusReplayer, entry: BusCorpusCase):
 }
 
 /** A 32-bit FNV-1a of bytes: a stable index for a saved finding. */
-export function fnv1a(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
-  return h >>> 0;
-}
+

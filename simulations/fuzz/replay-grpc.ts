@@ -22,10 +22,9 @@ import { errorCodeToWire } from '../../messages/errors.js';
 import { cniAddCodec, cniCheckCodec, cniDelCodec, cniPrepareCodec } from '../../protocol/cni.js';
 import { AGENT_MAX_REQUEST_BYTES, type CniMethod } from './cni-fuzz.js';
 import { startCniServerProcess, type CniServerProcess } from './cni-server-process.js';
-import type { FoundInfo, GrpcCorpusCase } from './corpus.js';
+import { entryMeta, type EntryMeta, type GrpcCorpusCase } from './corpus.js';
 import { OK, type Verdict } from './findings.js';
 import { processAlive } from './http2-fuzz.js';
-import { fnv1a } from './replay-bus.js';
 
 const CODECS: Record<CniMethod, Codec<unknown>> = { Prepare: cniPrepareCodec, Add: cniAddCodec, Del: cniDelCodec, Check: cniCheckCodec };
 const DEADLINE_MS = 5000;
@@ -171,15 +170,11 @@ export class AgentGrpcReplayer {
 }
 
 /** The corpus entry of a (minimised) CniBackend request. */
-export function grpcCorpusEntry(method: CniMethod, bytes: Uint8Array, meta: { seed: number; category: string; note: string; found?: FoundInfo }): GrpcCorpusCase {
+export function grpcCorpusEntry(method: CniMethod, bytes: Uint8Array, meta: EntryMeta): GrpcCorpusCase {
   const want = expectedGrpc(method, bytes);
   return {
     target: 'cni-grpc',
-    category: meta.category,
-    seed: meta.seed,
-    index: fnv1a(bytes),
-    note: meta.note,
-    ...(meta.found ? { found: meta.found } : {}),
+    ...entryMeta(meta, bytes),
     method,
     bytesBase64: Buffer.from(bytes).toString('base64'),
     expected: 'valid' in want ? { code: 'OK', message: '', field: '' } : want,

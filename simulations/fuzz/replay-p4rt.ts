@@ -10,10 +10,9 @@
  * await r.close();
  */
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import type { FoundInfo, P4rtRawCorpusCase } from './corpus.js';
+import { entryMeta, type EntryMeta, type P4rtRawCorpusCase } from './corpus.js';
 import { OK, type Verdict } from './findings.js';
 import { freshP4Target, type FreshP4Target } from './p4rt-fresh.js';
-import { fnv1a } from './replay-bus.js';
 
 const DEADLINE_MS = 5000;
 
@@ -89,15 +88,11 @@ export class P4rtRawReplayer {
 }
 
 /** The corpus entry of a (minimised) raw request. */
-export function p4rtRawCorpusEntry(method: 'Write' | 'Read', bytes: Uint8Array, meta: { seed: number; category: string; note: string; found?: FoundInfo }): P4rtRawCorpusCase {
+export function p4rtRawCorpusEntry(method: 'Write' | 'Read', bytes: Uint8Array, meta: EntryMeta): P4rtRawCorpusCase {
   return {
     target: 'p4rt',
     kind: 'raw',
-    category: meta.category,
-    seed: meta.seed,
-    index: fnv1a(bytes),
-    note: meta.note,
-    ...(meta.found ? { found: meta.found } : {}),
+    ...entryMeta(meta, bytes),
     method,
     bytesBase64: Buffer.from(bytes).toString('base64'),
     expected: { answered: true, writeRefused: method === 'Write' },
