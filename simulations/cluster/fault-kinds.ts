@@ -28,30 +28,6 @@
 import { err, ok, type Result } from '../../core/result.js';
 import { SimError } from './errors.js';
 
-export const FAULT_KINDS = [
-  'kill-manager',
-  'kill-agent',
-  'kill-target',
-  'kill-nats',
-  'stall',
-  'partition-agent-nats',
-  'partition-manager-target',
-  'bus-drop',
-  'bus-duplicate',
-  'bus-reorder',
-  'bus-delay',
-  'p4-slow-writes',
-  'p4-write-failures',
-  'kube-watch-drop',
-  'kube-410',
-  'kube-outage',
-  'kv-loss',
-  'clock-jump',
-  'disk-full',
-] as const;
-
-export type FaultKind = (typeof FAULT_KINDS)[number];
-
 export interface FaultKindSpec {
   /** 'cluster' faults touch shared services (NATS, the API server) and name no node. */
   readonly scope: 'node' | 'cluster';
@@ -62,7 +38,8 @@ export interface FaultKindSpec {
   readonly root?: boolean;
 }
 
-export const FAULT_SPECS: Readonly<Record<FaultKind, FaultKindSpec>> = {
+/** The catalogue, in its order (plans and `--faults all` follow it). */
+const SPECS = {
   'kill-manager': { scope: 'node', minMs: 0, maxMs: 0 },
   'kill-agent': { scope: 'node', minMs: 0, maxMs: 0 },
   'kill-target': { scope: 'node', minMs: 0, maxMs: 0 },
@@ -82,7 +59,13 @@ export const FAULT_SPECS: Readonly<Record<FaultKind, FaultKindSpec>> = {
   'kv-loss': { scope: 'node', minMs: 0, maxMs: 0 },
   'clock-jump': { scope: 'node', minMs: 0, maxMs: 0 },
   'disk-full': { scope: 'node', minMs: 2000, maxMs: 6000, root: true },
-};
+} satisfies Record<string, FaultKindSpec>;
+
+export type FaultKind = keyof typeof SPECS;
+
+export const FAULT_SPECS: Readonly<Record<FaultKind, FaultKindSpec>> = SPECS;
+
+export const FAULT_KINDS: readonly FaultKind[] = Object.keys(FAULT_SPECS) as FaultKind[];
 
 /** The node name cluster-wide faults carry in plans and reports. */
 export const CLUSTER = 'cluster';
