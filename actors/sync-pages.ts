@@ -125,39 +125,35 @@ export async function pullFullState(
 ): Promise<Result<FullState, BusError>> {
   let last: BusError | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const first = await ask({ ...base, snapshot: 0, offset: 0 });
-    if (!first.ok) return first;
-    const { snapshot, total } = first.value;
-    const pods = [...first.value.state.pods];
-    const services = [...first.value.state.services];
-    let more = first.value.more;
-    let lost = false;
-    while (more) {
-      const offset = pods.length + services.length;
-      const next = await ask({ ...base, snapshot, offset });
-      if (!next.ok) {
-        if (next.error.code !== 'NOT_FOUND') return next;
-        last = next.error;
-        lost = true;
-        break;
-      }
-      const page = next.value;
-      if (page.snapshot !== snapshot || page.offset !== offset || page.total !== total || page.state.pods.length + page.state.services.length === 0) {
-        last = new BusError('INTERNAL', `page at ${offset} of snapshot ${snapshot} does not line up (got ${page.snapshot}@${page.offset}/${page.total})`);
-        lost = true;
-        break;
-      }
-      // Pods come before services: a page's pods continue the pods, its services the services.
-      if (page.state.pods.length > 0 && services.length > 0) {
-        last = new BusError('INTERNAL', `pods after services in snapshot ${snapshot}`);
-        lost = true;
-        break;
-      }
-      for (const p of page.state.pods) pods.push(p);
-      for (const s of page.state.services) services.push(s);
-      more = page.more;
-    }
-    if (!lost) return ok({ ...first.value.state, pods, services });
+    const pulled = await pullSnapshot(ask, base);
+    if (pulled.ok || !pulled.error.again) return pulled.ok ? pulled : err(pulled.error.error);
+    last = pulled.error.error;
   }
   return err(last ?? new BusError('UNAVAILABLE', 'the full state could not be pulled'));
+}
+
+/** The pages of one snapshot, joined; `again` when the snapshot was lost or a page did not line up. */
+async function pullSnapshot(
+  ask: (request: SyncRequest) => Promise<Result<SyncPage, BusError>>,
+  base: Pick<SyncRequest, 'node' | 'from' | 'instanceId'>,
+): Promise<Result<FullState, { error: BusError; again: boolean }>> {
+  const first = await ask({ ...base, snapshot: 0, offset: 0 });
+  if (!first.ok) return err({ error: first.error, again: false });
+  const { snapshot, total } = first.value;
+  const pods = [...first.value.state.pods];
+  const services = [...first.value.state.services];
+  for (let more = first.value.more; more; ) {
+    const offset = pods.length + services.length;
+    const next = await ask({ ...base, snapshot, offset });
+    if (!next.ok) return err({ error: next.error, again: next.error.code === 'NOT_FOUND' });
+    const { state, ...page } = next.value;
+    // Pods come before services: a page's pods continue the pods, its services the services.
+    if (page.snapshot !== snapshot || page.offset !== offset || page.total !== total || state.pods.length + state.services.length === 0 || (state.pods.length > 0 && services.length > 0)) {
+      return err({ error: new BusError('INTERNAL', `page at ${offset} of snapshot ${snapshot} does not line up (got ${page.snapshot}@${page.offset}/${page.total})`), again: true });
+    }
+    for (const p of state.pods) pods.push(p);
+    for (const s of state.services) services.push(s);
+    more = page.more;
+  }
+  return ok({ ...first.value.state, pods, services });
 }
