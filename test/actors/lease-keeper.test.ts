@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { createActor, type Actor } from 'xstate';
-import { leaseKeeperLogic } from '../../actors/manager/lease-keeper.js';
+import { leaseKeeperLogic, openLeaseBucket } from '../../actors/manager/lease-keeper.js';
 import { systemClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { Bus } from '../../messages/bus.js';
+import { nodeToken } from '../../messages/subjects.js';
 import { startNatsServer, type NatsServer } from '../../simulations/nats-server.js';
 
 interface Contender {
@@ -73,14 +74,25 @@ describe('lease keeper on JetStream KV', function () {
     // TTL after the last renewal, noticed within a heartbeat, plus slack for a loaded 2-core CI machine.
     expect(tookMs).to.be.at.most(TTL + 3 * HEARTBEAT + 400);
     expect(b.epochs[0]).to.be.greaterThan(a.epochs[0]!);
-    // A clean stop hands over at once: the leader deletes its lease.
+    // A clean stop hands over at once: the leader deletes its lease. What tells that from a TTL
+    // expiry is the key's history, not the time taken (a loaded machine can stretch a heartbeat):
+    // after a clean stop the standby creates the key over b's delete marker; after an expiry it
+    // would overwrite b's record.
     const c = await contender('mgr-c');
     await new Promise((r) => setTimeout(r, 2 * HEARTBEAT));
     expect(c.leading).to.equal(false);
+    const ops: string[] = [];
+    const watcher = await (await openLeaseBucket(c.bus)).watch({ key: `${nodeToken('node-1')}.manager`, include: 'updates' });
+    void (async () => {
+      for await (const e of watcher) ops.push(e.operation === 'PUT' ? `PUT ${(JSON.parse(new TextDecoder().decode(e.value)) as { holder: string }).holder}` : e.operation);
+    })();
     b.actor.stop();
     const handOverMs = await until('c leads', () => c.leading, 3000);
-    // A clean stop deletes the lease: the standby takes it on its next heartbeat, well before a TTL would.
-    expect(handOverMs).to.be.below(TTL + HEARTBEAT);
+    await until('c’s record seen', () => ops.includes('PUT mgr-c'), 3000);
+    watcher.stop();
+    expect(ops.slice(ops.indexOf('DEL')), 'b deleted its lease; c created it afresh').to.deep.equal(['DEL', 'PUT mgr-c']);
+    // Well within a TTL and a heartbeat on an idle machine; the bound here only catches a hang.
+    expect(handOverMs).to.be.below(10 * TTL);
     expect(c.epochs[0]).to.be.greaterThan(b.epochs[0]!);
     c.actor.stop();
     await Promise.all([b.bus.close(), c.bus.close()]);
