@@ -47,15 +47,23 @@ interface ManualTimer {
   readonly fn: () => void;
 }
 
+/** Earlier due first; ties in creation order. */
+const before = (a: ManualTimer, b: ManualTimer): boolean => a.due < b.due || (a.due === b.due && a.id < b.id);
+
 /**
  * A clock that moves only when told to. `advance(ms)` fires every due timer in time order
  * (ties in creation order) and lets promise continuations run between timers, so async code
  * that chains on timers (backoff → restart → next timer) progresses as it would in real time.
+ *
+ * Timers live in a binary heap (the in-process simulator keeps thousands pending and fires
+ * millions); a cleared timer is only marked, and skipped when it comes up.
  */
 export class ManualClock implements Clock {
   private current: number;
   private nextId = 1;
-  private readonly timers = new Map<number, ManualTimer>();
+  private readonly heap: ManualTimer[] = [];
+  /** Ids of timers set and neither fired nor cleared. */
+  private readonly live = new Set<number>();
 
   constructor(start = 0) {
     this.current = start;
@@ -67,13 +75,14 @@ export class ManualClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: ManualTimer = { id: this.nextId++, due: this.current + Math.max(0, ms), fn };
-    this.timers.set(timer.id, timer);
+    this.live.add(timer.id);
+    this.push(timer);
     return { id: timer.id };
   }
 
   clearTimeout(handle: TimerHandle): void {
     const id = (handle as { id?: number }).id;
-    if (typeof id === 'number') this.timers.delete(id);
+    if (typeof id === 'number') this.live.delete(id);
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -82,7 +91,12 @@ export class ManualClock implements Clock {
 
   /** Number of timers not yet fired. */
   pending(): number {
-    return this.timers.size;
+    return this.live.size;
+  }
+
+  /** When the next timer is due, or undefined when none is set. */
+  nextDue(): number | undefined {
+    return this.earliest()?.due;
   }
 
   /** Moves time forward by `ms`, firing due timers in order and settling promises between them. */
@@ -92,7 +106,8 @@ export class ManualClock implements Clock {
     for (;;) {
       const next = this.earliest();
       if (!next || next.due > target) break;
-      this.timers.delete(next.id);
+      this.pop();
+      this.live.delete(next.id);
       this.current = Math.max(this.current, next.due);
       next.fn();
       await settle();
@@ -111,12 +126,76 @@ export class ManualClock implements Clock {
     }
   }
 
+  /** The earliest live timer (cleared ones at the top are dropped on the way). */
   private earliest(): ManualTimer | undefined {
-    let best: ManualTimer | undefined;
-    for (const t of this.timers.values()) {
-      if (!best || t.due < best.due || (t.due === best.due && t.id < best.id)) best = t;
+    while (this.heap.length > 0 && !this.live.has(this.heap[0]!.id)) this.pop();
+    return this.heap[0];
+  }
+
+  private push(t: ManualTimer): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
     }
-    return best;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (h.length === 0 || !last) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && before(h[l]!, h[m]!)) m = l;
+      if (r < h.length && before(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+/**
+ * A process's own view of a shared clock, `offsetMs` ahead (or behind): what it reads as now moves
+ * when the offset does, as after an NTP step; its timers still run on the shared clock (a step
+ * changes what is read, not how long a timeout lasts). The in-process simulator's clock jumps.
+ *
+ * @example
+ * const agentClock = new OffsetClock(clock);
+ * agentClock.jump(-20_000); // the agent now reads 20 s in the past
+ */
+export class OffsetClock implements Clock {
+  constructor(
+    private readonly base: Clock,
+    private offsetMs = 0,
+  ) {}
+
+  now(): number {
+    return this.base.now() + this.offsetMs;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.base.setTimeout(fn, ms);
+  }
+  clearTimeout(handle: TimerHandle): void {
+    this.base.clearTimeout(handle);
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.base.sleep(ms, signal);
+  }
+  /** Steps what this view reads by `ms` (negative: back), for good. */
+  jump(ms: number): void {
+    this.offsetMs += ms;
+  }
+  get offset(): number {
+    return this.offsetMs;
   }
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { ManualClock } from '../../core/clock.js';
+import { ManualClock, OffsetClock } from '../../core/clock.js';
 import { createLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
 
@@ -20,6 +20,41 @@ describe('injected clock, seeded random and per-module logs', () => {
     expect(fired).to.deep.equal(['a@10', 'b@20', 'c@20', 'chained@25']);
     expect(clock.now()).to.equal(1039);
     expect(clock.pending()).to.equal(0);
+  });
+
+  it('keeps time order over thousands of timers set and cleared at random (the heap), and says when the next is due', async () => {
+    const clock = new ManualClock(0);
+    const r = seededRandom(3);
+    const fired: [number, number][] = [];
+    const handles: { h: ReturnType<ManualClock['setTimeout']>; due: number; id: number }[] = [];
+    for (let id = 0; id < 3000; id++) {
+      const due = r.int(0, 500);
+      handles.push({ h: clock.setTimeout(() => fired.push([clock.now(), id]), due), due, id });
+    }
+    const cleared = new Set<number>();
+    for (const x of handles) if (r.next() < 0.3) {
+      clock.clearTimeout(x.h);
+      cleared.add(x.id);
+    }
+    expect(clock.pending()).to.equal(3000 - cleared.size);
+    const expected = handles.filter((x) => !cleared.has(x.id)).sort((a, b) => a.due - b.due || a.id - b.id);
+    expect(clock.nextDue()).to.equal(expected[0]!.due);
+    await clock.advance(500);
+    expect(fired).to.deep.equal(expected.map((x) => [x.due, x.id]));
+    expect(clock.pending()).to.equal(0);
+    expect(clock.nextDue()).to.equal(undefined);
+  });
+
+  it('an offset view reads a stepped time and runs its timers on the shared clock', async () => {
+    const clock = new ManualClock(10_000);
+    const view = new OffsetClock(clock);
+    view.jump(-4000);
+    expect(view.now()).to.equal(6000);
+    let at = 0;
+    view.setTimeout(() => (at = clock.now()), 100);
+    await clock.advance(100);
+    expect(at).to.equal(10_100);
+    expect(view.now()).to.equal(6100);
   });
 
   it('aborts a sleep through its signal', async () => {
