@@ -22,12 +22,19 @@
  */
 import type { Random } from '../core/random.js';
 import { arpRequest, decode, ipText, tcp, udp, type Decoded } from '../p4/frames.js';
-import type { TargetAdminClient } from '../p4/target/admin.js';
 import type { PodInterface, ServicePort } from '../protocol/intent.js';
 import type { FullState } from '../protocol/sync.js';
 import { expectedBackends } from './workload.js';
 
 export const GATEWAY_MAC = 0x02fe00000001;
+
+/**
+ * What the checker needs of a target: one frame traced through the pipeline from a port
+ * (TargetAdmin.Process over gRPC, or the in-process simulator's direct call into the model).
+ */
+export interface PacketTracer {
+  process(port: number, frame: Uint8Array): Promise<{ readonly dropped: boolean; readonly port: number; readonly frame: Uint8Array }>;
+}
 const UPLINK = 1;
 const MAX_FAILURES = 50;
 
@@ -72,7 +79,7 @@ export class PipelineChecker {
   private failures: string[] = [];
 
   constructor(
-    private readonly admin: TargetAdminClient,
+    private readonly admin: PacketTracer,
     private readonly node: string,
     private readonly random: Random,
     private readonly concurrency = 32,

@@ -15,10 +15,10 @@
  * conv.touched(['node-1']);          // a fault started or ended there
  * await conv.judge(Date.now() + 30_000);
  */
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { EventLog } from './event-log.js';
 import type { InvariantBook } from './invariants.js';
 import type { NodeCheckers } from './node-checkers.js';
-import type { SimNode } from './sim-node.js';
 import type { SimTruth } from './sim-truth.js';
 
 export interface ConvergenceRecord {
@@ -28,7 +28,7 @@ export interface ConvergenceRecord {
 }
 
 export interface ConvergenceDeps {
-  readonly nodes: readonly SimNode[];
+  readonly nodes: readonly { readonly name: string }[];
   readonly truth: SimTruth;
   readonly checkers: NodeCheckers;
   readonly log: EventLog;
@@ -37,10 +37,11 @@ export interface ConvergenceDeps {
   readonly intervalMs?: number;
   /** The node's processes' last warnings, for the event log of a node that did not converge. */
   readonly tails?: (node: string) => readonly string[];
+  /** Time (the in-process simulator's injected clock); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 const FLOW_FAILURE = /connection .* moved|not translated back|still reaches removed|reverse entry of removed|tracked connection got through/;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class ConvergenceMonitor {
   readonly records: ConvergenceRecord[] = [];
@@ -54,11 +55,15 @@ export class ConvergenceMonitor {
   private lastFailures = new Map<string, readonly string[]>();
   checks = 0;
 
-  constructor(private readonly d: ConvergenceDeps) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly d: ConvergenceDeps) {
+    this.clock = d.clock ?? systemClock;
+  }
 
   /** A fault started or ended on these nodes. */
   touched(nodes: readonly string[]): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const n of nodes) {
       this.lastTouch.set(n, now);
       this.open.add(n);
@@ -69,10 +74,10 @@ export class ConvergenceMonitor {
     this.stopped = false;
     const interval = this.d.intervalMs ?? 2000;
     this.loops = this.d.nodes.map(async (n, i) => {
-      await sleep((interval * i) / Math.max(1, this.d.nodes.length));
+      await this.clock.sleep((interval * i) / Math.max(1, this.d.nodes.length));
       while (!this.stopped) {
         await this.checkOnce(n.name);
-        await sleep(interval);
+        await this.clock.sleep(interval);
       }
     });
   }
@@ -94,7 +99,7 @@ export class ConvergenceMonitor {
     this.checks++;
     this.lastFailures.set(node, failures);
     if (failures.length > 0) return false;
-    const now = Date.now();
+    const now = this.clock.now();
     const touch = this.lastTouch.get(node);
     const afterFaultS = touch === undefined ? undefined : Math.round(now - touch) / 1000;
     this.records.push({ node, atS: this.d.log.seconds(now), ...(afterFaultS !== undefined ? { afterFaultS } : {}) });
@@ -106,19 +111,19 @@ export class ConvergenceMonitor {
   }
 
   /**
-   * Liveness: every node must pass by `deadline` (Date.now() ms), checked over and over; the
+   * Liveness: every node must pass by `deadline` (ms on the clock), checked over and over; the
    * workload and the faults are over. Returns the nodes that did not.
    */
   async judge(deadline: number): Promise<string[]> {
     await this.stop();
     const pending = new Set(this.d.nodes.map((n) => n.name));
-    while (pending.size > 0 && Date.now() < deadline) {
+    while (pending.size > 0 && this.clock.now() < deadline) {
       await Promise.all(
         [...pending].map(async (node) => {
           if (await this.checkOnce(node)) pending.delete(node);
         }),
       );
-      if (pending.size > 0) await sleep(500);
+      if (pending.size > 0) await this.clock.sleep(500);
     }
     for (const node of pending) {
       const failures = this.lastFailures.get(node) ?? ['no check completed'];

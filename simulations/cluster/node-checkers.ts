@@ -10,8 +10,13 @@
  * const report = await checkers.use('node-1', (c) => c.check(truth.fullState('node-1')));
  */
 import { seededRandom } from '../../core/random.js';
-import { PipelineChecker } from '../pipeline-check.js';
-import type { SimNode } from './sim-node.js';
+import { PipelineChecker, type PacketTracer } from '../pipeline-check.js';
+
+/** A node as the checkers see it: its name and a way to trace packets through its target. */
+export interface TracedNode {
+  readonly name: string;
+  readonly admin: PacketTracer;
+}
 
 export class NodeCheckers {
   private readonly checkers = new Map<string, PipelineChecker>();
@@ -19,13 +24,13 @@ export class NodeCheckers {
   private generation = 0;
 
   constructor(
-    private readonly nodes: readonly SimNode[],
+    private readonly nodes: readonly TracedNode[],
     private readonly seed: number,
   ) {
     for (const n of nodes) this.checkers.set(n.name, this.fresh(n));
   }
 
-  private fresh(node: SimNode): PipelineChecker {
+  private fresh(node: TracedNode): PipelineChecker {
     return new PipelineChecker(node.admin, node.name, seededRandom(this.seed * 7919 + this.generation++), 16);
   }
 

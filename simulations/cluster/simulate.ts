@@ -31,7 +31,7 @@ import { buildPlan } from './plan.js';
 import type { SimPlan } from './plan-types.js';
 import { SimTruth } from './sim-truth.js';
 import { TargetCounterCheck } from './target-counters.js';
-import { WorkloadRunner } from './workload-runner.js';
+import { processWorkloadCluster, WorkloadRunner } from './workload-runner.js';
 
 /** The liveness bound: every node converges this long after the faults stop (process mode). */
 export const CONVERGE_BOUND_MS = 30_000;
@@ -163,7 +163,7 @@ async function run(o: SimulateOptions, plan: SimPlan, cluster: SimCluster, log: 
   log.write('run.start', { nodes: plan.nodes.map((n) => n.name), ops: plan.workload.length, faults: plan.faults.length });
   const retryUntil = startedAt + plan.durationMs + CONVERGE_BOUND_MS / 2;
   const workload = new WorkloadRunner({
-    cluster,
+    cluster: processWorkloadCluster(cluster),
     truth,
     log,
     checkers,

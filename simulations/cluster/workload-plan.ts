@@ -24,6 +24,10 @@ const MAX_SERVICES = 12;
 const MIN_SERVICES = 3;
 /** The app no pod ever has: its service's VIP must drop. */
 const IDLE_APP = 'app-idle';
+/** The app of the pods beyond the first four of a node (no service selects it: pods that only talk to pods). */
+const BULK_APP = 'app-bulk';
+/** Pods per node that services select (the first of each node); the rest are bulk. */
+const SELECTED_PODS = 4;
 
 interface PodState {
   readonly pod: PlanPod;
@@ -152,8 +156,14 @@ function rollout(g: Gen, atMs: number, durationMs: number): void {
   for (let i = 0; i < 2; i++) addPod(g, Math.min(durationMs - 400, deleteAt + 1500 + i * 100), pick(r, g.nodes), app);
 }
 
-/** The timed operations of the whole run, sorted by time (ties in the order they were made). */
-export function buildWorkloadPlan(r: Random, nodes: readonly NodeSpec[], durationMs: number): WorkloadOp[] {
+/**
+ * The timed operations of the whole run, sorted by time (ties in the order they were made).
+ * `podsPerNode` (default 4) is how many pods each node starts with: the first four are endpoints
+ * of the first services; the rest (the in-process scale runs) are pods of an app no service
+ * selects, started 40–70 ms apart on every node at once. Churn grows with the cluster: one
+ * operation per eight nodes on every tick.
+ */
+export function buildWorkloadPlan(r: Random, nodes: readonly NodeSpec[], durationMs: number, podsPerNode = SELECTED_PODS): WorkloadOp[] {
   const g: Gen = { r, nodes, ops: [], pods: new Map(), services: new Map(), nextHost: new Map(), podCount: new Map(), nextService: 0 };
   const initialServices = Math.min(8, Math.max(4, 2 + nodes.length));
   for (let i = 0; i < initialServices; i++) addService(g, i * 100, `app-${i}`);
@@ -161,14 +171,19 @@ export function buildWorkloadPlan(r: Random, nodes: readonly NodeSpec[], duratio
   addService(g, initialServices * 100, IDLE_APP);
   const apps = Array.from({ length: initialServices }, (_, i) => `app-${i}`);
   nodes.forEach((node, i) => {
-    for (let j = 0; j < 4; j++) addPod(g, 1000 + (i * 4 + j) * r.int(80, 160), node, apps[(i + j) % apps.length]!);
+    for (let j = 0; j < Math.min(SELECTED_PODS, podsPerNode); j++) addPod(g, 1000 + (i * 4 + j) * r.int(80, 160), node, apps[(i + j) % apps.length]!);
   });
+  if (podsPerNode > SELECTED_PODS) {
+    nodes.forEach((node, i) => {
+      for (let j = SELECTED_PODS; j < podsPerNode; j++) addPod(g, 1200 + (i % 10) * 7 + j * r.int(40, 70), node, BULK_APP);
+    });
+  }
   for (const node of nodes) g.ops.push({ atMs: CHURN_START_MS - 500 + r.int(0, 400), op: 'flows.open', node: node.name, count: 6 });
   const end = durationMs - 1500;
   const rollouts = [0.5, 0.8].map((f) => Math.round(durationMs * f));
   for (let t = CHURN_START_MS + r.int(0, 500); t < end; t += r.int(500, 1300)) {
     while (rollouts.length > 0 && rollouts[0]! <= t) rollout(g, rollouts.shift()!, durationMs);
-    churn(g, t, durationMs);
+    for (let k = Math.ceil(nodes.length / 8); k > 0; k--) churn(g, t, durationMs);
   }
   return g.ops.map((op, i) => ({ op, i })).sort((a, b) => a.op.atMs - b.op.atMs || a.i - b.i).map((x) => x.op);
 }

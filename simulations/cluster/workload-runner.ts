@@ -17,19 +17,72 @@
  * const runner = new WorkloadRunner({ cluster, truth, log, checkers, retryUntil, onLatency });
  * await runner.run(plan.workload, startedAtMs);
  */
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { Result } from '../../core/result.js';
 import { decode, tcp, udp } from '../../p4/frames.js';
 import { parseIpv4 } from '../../messages/validate.js';
+import type { KubeObject } from '../kube/store.js';
+import type { PacketTracer } from '../pipeline-check.js';
 import type { SimCluster } from './cluster.js';
-import { cniAdd, cniDel, cniPrepare } from './cni-driver.js';
+import { cniAdd, cniDel, cniPrepare, type AddedInterface, type CniFailure } from './cni-driver.js';
 import type { EventLog } from './event-log.js';
 import { serviceObject, SIM_NAMESPACE, sliceName, sliceObject } from './kube-objects.js';
 import type { NodeCheckers } from './node-checkers.js';
 import type { PlanPod, PlanService, WorkloadOp } from './plan-types.js';
 import { makePodNetns, podNetnsPath, removePodNetns } from './pod-netns.js';
-import type { SimNode } from './sim-node.js';
 import type { SimTruth, SliceEndpoint } from './sim-truth.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * A node's container runtime as the workload drives it: pod namespaces and CNI Prepare, Add and
+ * Del (over the agent's gRPC socket in process mode, straight to its CNI backend in-process).
+ */
+export interface PodRuntime {
+  makeNetns(containerId: string): Promise<string>;
+  netnsPath(containerId: string): string;
+  removeNetns(containerId: string): Promise<void>;
+  prepare(pod: PlanPod, netns: string): Promise<Result<void, CniFailure>>;
+  add(pod: PlanPod, netns: string): Promise<Result<AddedInterface, CniFailure>>;
+  del(pod: PlanPod, netns: string): Promise<Result<void, CniFailure>>;
+}
+
+export interface WorkloadNode {
+  readonly name: string;
+  readonly spec: { readonly nodeIp: string };
+  readonly admin: PacketTracer;
+  readonly runtime: PodRuntime;
+}
+
+/** What the workload writes Services and EndpointSlices to (the API stand-in's admin client, or the in-memory API). */
+export interface KubeWriter {
+  apply(object: KubeObject): Promise<Result<{ readonly action: string }, { readonly message: string; readonly code?: number }>>;
+  delete(resource: string, namespace: string | undefined, name: string): Promise<Result<unknown, { readonly message: string; readonly code?: number }>>;
+}
+
+export interface WorkloadCluster {
+  readonly nodes: readonly WorkloadNode[];
+  node(name: string): WorkloadNode | undefined;
+  readonly kubeAdmin: KubeWriter;
+}
+
+/** The process-mode cluster as the workload sees it: CNI over each agent's socket, namespaces as marker files. */
+export function processWorkloadCluster(cluster: SimCluster): WorkloadCluster {
+  const nodes = cluster.nodes.map(
+    (n): WorkloadNode => ({
+      name: n.name,
+      spec: n.spec,
+      admin: n.admin,
+      runtime: {
+        makeNetns: (id) => makePodNetns(n.kernelDir, id),
+        netnsPath: (id) => podNetnsPath(n.kernelDir, id),
+        removeNetns: (id) => removePodNetns(n.kernelDir, id),
+        prepare: (pod, netns) => cniPrepare(n.cniSocket, pod, netns),
+        add: (pod, netns) => cniAdd(n.cniSocket, pod, netns),
+        del: (pod, netns) => cniDel(n.cniSocket, pod, netns),
+      },
+    }),
+  );
+  return { nodes, node: (name) => nodes.find((n) => n.name === name), kubeAdmin: cluster.kubeAdmin };
+}
 const UPLINK = 1;
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -43,12 +96,14 @@ interface PodState {
 }
 
 export interface WorkloadDeps {
-  readonly cluster: SimCluster;
+  readonly cluster: WorkloadCluster;
   readonly truth: SimTruth;
   readonly log: EventLog;
   readonly checkers: NodeCheckers;
-  /** Date.now() after which failed operations are no longer retried. */
+  /** Time on the clock after which failed operations are no longer retried. */
   readonly retryUntil: () => number;
+  /** The run's clock (the injected one in-process); the system clock by default. */
+  readonly clock?: Clock;
   readonly onLatency: (ms: number, what: string) => void;
   /** A pod's ADD was acknowledged (after the truth has it). */
   readonly onPodUp?: (node: string, containerId: string) => void;
@@ -74,7 +129,11 @@ export class WorkloadRunner {
   private abandoned = 0;
   private probePort = 60_000;
 
-  constructor(private readonly d: WorkloadDeps) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly d: WorkloadDeps) {
+    this.clock = d.clock ?? systemClock;
+  }
 
   counts(): WorkloadCounts {
     return { done: this.done, total: this.total, retries: this.retries, abandoned: this.abandoned };
@@ -85,8 +144,8 @@ export class WorkloadRunner {
     this.total = ops.length;
     const running: Promise<unknown>[] = [];
     for (const op of ops) {
-      const wait = startedAtMs + op.atMs - Date.now();
-      if (wait > 0) await sleep(wait);
+      const wait = startedAtMs + op.atMs - this.clock.now();
+      if (wait > 0) await this.clock.sleep(wait);
       onStarted?.(op);
       running.push(
         this.start(op)
@@ -106,7 +165,7 @@ export class WorkloadRunner {
     return next;
   }
 
-  private node(name: string): SimNode {
+  private node(name: string): WorkloadNode {
     const n = this.d.cluster.node(name);
     if (!n) throw new Error(`no node ${name}`);
     return n;
@@ -140,31 +199,31 @@ export class WorkloadRunner {
     this.pods.set(plan.containerId, state);
     return this.chain(`pod:${plan.containerId}`, async () => {
       const node = this.node(plan.node);
-      const netns = await makePodNetns(node.kernelDir, plan.containerId);
+      const netns = await node.runtime.makeNetns(plan.containerId);
       for (let attempt = 0; !state.removed; attempt++) {
-        const t0 = Date.now();
-        await cniPrepare(node.cniSocket, plan, netns);
-        const r = await cniAdd(node.cniSocket, plan, netns);
+        const t0 = this.clock.now();
+        await node.runtime.prepare(plan, netns);
+        const r = await node.runtime.add(plan, netns);
         if (r.ok) {
           const pod = this.d.truth.podUp(plan, r.value);
           state.up = true;
           this.d.onPodUp?.(plan.node, plan.containerId);
-          this.d.log.write('pod.up', { node: plan.node, containerId: plan.containerId, ipv4: plan.ipv4, portId: pod.portId, attempts: attempt + 1, ms: Date.now() - t0 });
+          this.d.log.write('pod.up', { node: plan.node, containerId: plan.containerId, ipv4: plan.ipv4, portId: pod.portId, attempts: attempt + 1, ms: this.clock.now() - t0 });
           void this.probe(node, t0, 'pod.add', () => this.podProbe(node, pod.ipv4, pod.portId));
           await this.syncApp(plan.app);
           return;
         }
         this.d.log.write('pod.add.failed', { node: plan.node, containerId: plan.containerId, attempt: attempt + 1, code: r.error.code, message: r.error.message.slice(0, 600) });
         // A kubelet cleans a failed sandbox up before trying again.
-        await cniDel(node.cniSocket, plan, netns);
-        if (Date.now() > this.d.retryUntil()) {
+        await node.runtime.del(plan, netns);
+        if (this.clock.now() > this.d.retryUntil()) {
           this.abandoned++;
           this.d.log.write('pod.add.abandoned', { node: plan.node, containerId: plan.containerId });
           this.d.onAbandoned?.(`the ADD of pod ${plan.containerId} was never acknowledged (last: ${r.error.code} ${r.error.message.slice(0, 120)})`, plan.node);
           return;
         }
         this.retries++;
-        await sleep(this.backoff(attempt));
+        await this.clock.sleep(this.backoff(attempt));
       }
     });
   }
@@ -184,24 +243,24 @@ export class WorkloadRunner {
     await this.syncApp(p.plan.app);
     await this.chain(`pod:${containerId}`, async () => {
       const node = this.node(p.plan.node);
-      const netns = podNetnsPath(node.kernelDir, containerId);
+      const netns = node.runtime.netnsPath(containerId);
       for (let attempt = 0; ; attempt++) {
-        const r = await cniDel(node.cniSocket, p.plan, netns);
+        const r = await node.runtime.del(p.plan, netns);
         if (r.ok) break;
         this.d.log.write('pod.del.failed', { node: p.plan.node, containerId, attempt: attempt + 1, code: r.error.code, message: r.error.message.slice(0, 600) });
-        if (Date.now() > this.d.retryUntil()) {
+        if (this.clock.now() > this.d.retryUntil()) {
           this.abandoned++;
           this.d.log.write('pod.del.abandoned', { node: p.plan.node, containerId });
           this.d.onAbandoned?.(`the DEL of pod ${containerId} never succeeded (last: ${r.error.code} ${r.error.message.slice(0, 120)})`, p.plan.node);
           return;
         }
         this.retries++;
-        await sleep(this.backoff(attempt));
+        await this.clock.sleep(this.backoff(attempt));
       }
       this.d.truth.podGone(containerId);
       p.up = false;
       this.pods.delete(containerId);
-      await removePodNetns(node.kernelDir, containerId);
+      await node.runtime.removeNetns(containerId);
       this.d.log.write('pod.gone', { node: p.plan.node, containerId });
     });
   }
@@ -230,22 +289,22 @@ export class WorkloadRunner {
         return;
       }
       this.d.log.write('slice.failed', { service: s.name, message: r.error.message.slice(0, 600) });
-      if (Date.now() > this.d.retryUntil()) return void this.abandoned++;
+      if (this.clock.now() > this.d.retryUntil()) return void this.abandoned++;
       this.retries++;
-      await sleep(this.backoff(attempt));
+      await this.clock.sleep(this.backoff(attempt));
     }
   }
 
   private serviceAdd(s: PlanService): Promise<void> {
     return this.chain(`svc:${s.name}`, async () => {
-      const t0 = Date.now();
+      const t0 = this.clock.now();
       for (let attempt = 0; ; attempt++) {
         const r = await this.d.cluster.kubeAdmin.apply(serviceObject(s));
         if (r.ok) break;
         this.d.log.write('service.failed', { service: s.name, message: r.error.message.slice(0, 600) });
-        if (Date.now() > this.d.retryUntil()) return void this.abandoned++;
+        if (this.clock.now() > this.d.retryUntil()) return void this.abandoned++;
         this.retries++;
-        await sleep(this.backoff(attempt));
+        await this.clock.sleep(this.backoff(attempt));
       }
       this.d.truth.serviceUp(s);
       this.d.log.write('service.up', { service: s.name, clusterIp: s.clusterIp, app: s.app });
@@ -265,9 +324,9 @@ export class WorkloadRunner {
         for (let attempt = 0; ; attempt++) {
           const r = await this.d.cluster.kubeAdmin.delete(resource, SIM_NAMESPACE, object);
           if (r.ok || r.error.code === 404) break;
-          if (Date.now() > this.d.retryUntil()) return void this.abandoned++;
+          if (this.clock.now() > this.d.retryUntil()) return void this.abandoned++;
           this.retries++;
-          await sleep(this.backoff(attempt));
+          await this.clock.sleep(this.backoff(attempt));
         }
       }
       this.d.truth.serviceGone(name);
@@ -282,15 +341,15 @@ export class WorkloadRunner {
   }
 
   /** Polls `seen` until it holds, and reports the latency from `t0`. */
-  private async probe(node: SimNode, t0: number, what: string, seen: () => Promise<boolean>): Promise<void> {
+  private async probe(node: WorkloadNode, t0: number, what: string, seen: () => Promise<boolean>): Promise<void> {
     const deadline = t0 + PROBE_TIMEOUT_MS;
-    while (Date.now() < deadline) {
+    while (this.clock.now() < deadline) {
       const ok = await seen().catch(() => false);
       if (ok) {
-        this.d.onLatency(Date.now() - t0, what);
+        this.d.onLatency(this.clock.now() - t0, what);
         return;
       }
-      await sleep(20);
+      await this.clock.sleep(20);
     }
     this.d.log.write('latency.timeout', { node: node.name, what });
   }
@@ -301,14 +360,14 @@ export class WorkloadRunner {
   }
 
   /** A packet from the uplink to the pod's address leaves on the pod's port. */
-  private async podProbe(node: SimNode, podIp: number, portId: number): Promise<boolean> {
+  private async podProbe(node: WorkloadNode, podIp: number, portId: number): Promise<boolean> {
     const frame = tcp({ src: 0x020000000001, dst: 0x02fe00000001, srcIp: parseIpv4(node.spec.nodeIp) ?? 0, dstIp: podIp, sport: this.nextProbePort(), dport: 9000, flags: 'A' });
     const r = await node.admin.process(UPLINK, frame);
     return !r.dropped && r.port === portId;
   }
 
   /** The VIP is programmed: translated to an endpoint, or dropped by a service without endpoints. */
-  private async vipProbe(node: SimNode, s: PlanService): Promise<boolean> {
+  private async vipProbe(node: WorkloadNode, s: PlanService): Promise<boolean> {
     const vip = parseIpv4(s.clusterIp) ?? 0;
     const common = { src: 0x020000000001, dst: 0x02fe00000001, srcIp: parseIpv4(node.spec.nodeIp) ?? 0, dstIp: vip, sport: this.nextProbePort(), dport: s.port };
     const r = await node.admin.process(UPLINK, s.protocol === 'UDP' ? udp(common) : tcp({ ...common, flags: 'A' }));
