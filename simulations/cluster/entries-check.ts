@@ -17,6 +17,7 @@
 import { tablesView } from '../../p4/entry-view.js';
 import { loadP4Info, type P4Info } from '../../p4/p4info.js';
 import { P4RuntimeClient } from '../../p4/runtime-client.js';
+type Msg = Record<string, unknown>;
 import { formatIpv4 } from '../../messages/validate.js';
 import type { FullState } from '../../protocol/sync.js';
 import type { SimNode } from './sim-node.js';
@@ -26,16 +27,25 @@ let info: P4Info | undefined;
 
 /** What is in the target and should not be (empty when every entry derives from the truth). */
 export async function staleEntries(node: SimNode, truth: FullState): Promise<string[]> {
-  info ??= loadP4Info();
-  const p4 = info;
   const client = new P4RuntimeClient(node.targetAddress, undefined, { callMs: 5000, readIdleMs: 5000 });
   try {
+    return await staleEntriesOf((req) => client.read(req), truth);
+  } finally {
+    client.close();
+  }
+}
+
+/** The same, through any P4Runtime Read (the in-process simulator's loopback link). */
+export async function staleEntriesOf(read: (request: Msg) => Promise<Msg[]>, truth: FullState): Promise<string[]> {
+  info ??= loadP4Info();
+  const p4 = info;
+  {
     const entities = [
       ...p4.tables.filter((t) => !t.addOnMiss).map((t) => ({ table_entry: { table_id: t.id } })),
       ...p4.actionProfiles.flatMap((ap) => [{ action_profile_member: { action_profile_id: ap.id } }, { action_profile_group: { action_profile_id: ap.id } }]),
     ];
-    const read = await client.read({ device_id: 1, entities });
-    const view = tablesView(p4, read, { read: () => true, list: () => true, limit: 1_000_000, byteBudget: Number.MAX_SAFE_INTEGER });
+    const entries = await read({ device_id: 1, entities });
+    const view = tablesView(p4, entries, { read: () => true, list: () => true, limit: 1_000_000, byteBudget: Number.MAX_SAFE_INTEGER });
     const pods = new Map(truth.pods.map((p) => [formatIpv4(p.ipv4), p]));
     const hostIp = truth.host ? formatIpv4(truth.host.ipv4) : '';
     const vips = new Set(truth.services.map((s) => `${formatIpv4(s.clusterIp)} ${s.protocol.toLowerCase()} ${s.port}`));
@@ -65,7 +75,5 @@ export async function staleEntries(node: SimNode, truth: FullState): Promise<str
       }
     }
     return out;
-  } finally {
-    client.close();
   }
 }

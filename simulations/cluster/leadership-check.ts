@@ -24,7 +24,7 @@ import type { SimCluster } from './cluster.js';
 import type { EventLog } from './event-log.js';
 import type { InvariantBook } from './invariants.js';
 import { LeaseWatch } from './kv-state.js';
-import type { LeaderClaim } from './process-logs.js';
+import type { LeaderClaim, ProcessLogs } from './process-logs.js';
 import type { SimNode } from './sim-node.js';
 
 const ALREADY_EXISTS = 6;
@@ -41,33 +41,56 @@ interface NodeHistory {
   readonly primaries: { readonly atS: number; readonly electionId: number }[];
 }
 
+/** Something watched until stopped. */
+export interface Watching {
+  stop(): void | Promise<void>;
+}
+
+/** Where the check hears leadership from: lease records, the managers' claims, the targets' arbitration. */
+export interface LeadershipSources {
+  readonly nodes: readonly { readonly name: string }[];
+  /** The processes' parsed log lines (the managers' "leader:"/"standby:" claims). */
+  readonly logs: ProcessLogs;
+  /** Every lease record written, per node (undefined: the key was deleted or unreadable). */
+  watchLeases(onRecord: (node: string, record: LeaseRecord | undefined) => void): Watching;
+  /** Every change of the node's primary (its election id), heard by a stream that never bids. */
+  observePrimary(node: string, onPrimary: (electionId: number) => void): Watching;
+}
+
 export interface LeadershipDeps {
-  readonly cluster: SimCluster;
+  readonly sources: LeadershipSources;
   readonly book: InvariantBook;
   readonly log: EventLog;
 }
 
+/** Process mode: a KV watch over NATS, and an observer stream over P4Runtime on each target. */
+export function processLeadershipSources(cluster: SimCluster): LeadershipSources {
+  return {
+    nodes: cluster.nodes,
+    logs: cluster.logs,
+    watchLeases: (onRecord) => new LeaseWatch(cluster.bus, cluster.nodes.map((n) => n.name), onRecord),
+    observePrimary: (node, onPrimary) => new Observer(cluster.node(node)!, onPrimary),
+  };
+}
+
 export class LeadershipCheck {
   private readonly history = new Map<string, NodeHistory>();
-  private watch: LeaseWatch | undefined;
-  private readonly observers: Observer[] = [];
+  private watch: Watching | undefined;
+  private readonly observers: Watching[] = [];
   private unlisten: (() => void) | undefined;
   private claimsSeen = 0;
 
   constructor(private readonly d: LeadershipDeps) {
-    for (const n of d.cluster.nodes) {
+    for (const n of d.sources.nodes) {
       this.history.set(n.name, { holders: new Map(), maxEpoch: 0, lastHolder: undefined, everHeld: new Set(), claimed: new Map(), primaries: [] });
     }
   }
 
   start(): void {
-    this.watch = new LeaseWatch(
-      this.d.cluster.bus,
-      this.d.cluster.nodes.map((n) => n.name),
-      (node, record) => this.onRecord(node, record),
-    );
-    this.unlisten = this.d.cluster.logs.listen(() => this.readClaims());
-    for (const n of this.d.cluster.nodes) this.observers.push(new Observer(n, (electionId) => this.onPrimary(n.name, electionId)));
+    const src = this.d.sources;
+    this.watch = src.watchLeases((node, record) => this.onRecord(node, record));
+    this.unlisten = src.logs.listen(() => this.readClaims());
+    for (const n of src.nodes) this.observers.push(src.observePrimary(n.name, (electionId) => this.onPrimary(n.name, electionId)));
   }
 
   /** The node's lease key was purged (a KV-loss fault): its epochs may start over. */
@@ -98,7 +121,7 @@ export class LeadershipCheck {
   }
 
   private readClaims(): void {
-    const claims = this.d.cluster.logs.claims;
+    const claims = this.d.sources.logs.claims;
     for (; this.claimsSeen < claims.length; this.claimsSeen++) this.onClaim(claims[this.claimsSeen]!);
   }
 
@@ -129,7 +152,7 @@ export class LeadershipCheck {
     this.readClaims();
     this.unlisten?.();
     await this.watch?.stop();
-    for (const o of this.observers) o.stop();
+    for (const o of this.observers) await o.stop();
     for (const [node, h] of this.history) {
       for (const p of h.primaries) {
         if (!h.everHeld.has(p.electionId)) this.d.book.violate('single-primary', p.atS, node, `the device's primary has election id ${p.electionId}, which no manager of the node held as its lease epoch`);

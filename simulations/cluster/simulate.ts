@@ -22,10 +22,11 @@ import { SimError } from './errors.js';
 import { EventLog } from './event-log.js';
 import type { FaultKind } from './fault-kinds.js';
 import { FaultRunner } from './fault-runner.js';
+import { processFaultApplier } from './process-faults.js';
 import { intentDifferences } from './intent-check.js';
 import { InterfaceCheck } from './interfaces-check.js';
 import { InvariantBook } from './invariants.js';
-import { LeadershipCheck } from './leadership-check.js';
+import { LeadershipCheck, processLeadershipSources } from './leadership-check.js';
 import { NodeCheckers } from './node-checkers.js';
 import { buildPlan } from './plan.js';
 import type { SimPlan } from './plan-types.js';
@@ -57,7 +58,7 @@ export interface SimulateOptions {
 export interface SimulateSummary {
   readonly simulate: 'ok' | 'fail';
   readonly seed: number;
-  readonly mode: 'process';
+  readonly mode: 'process' | 'inproc';
   readonly nodes: number;
   readonly faults: number;
   readonly violations: number;
@@ -153,7 +154,7 @@ async function run(o: SimulateOptions, plan: SimPlan, cluster: SimCluster, log: 
   const book = new InvariantBook();
   const truth = new SimTruth(plan.nodes);
   const checkers = new NodeCheckers(cluster.nodes, plan.seed);
-  const leadership = new LeadershipCheck({ cluster, book, log });
+  const leadership = new LeadershipCheck({ sources: processLeadershipSources(cluster), book, log });
   const counters = new TargetCounterCheck({ nodes: cluster.nodes, book, log });
   const ifaces = new InterfaceCheck(book, log);
   const conv = new ConvergenceMonitor({ nodes: cluster.nodes, truth, checkers, log, book, tails: (node) => cluster.logs.tail(`${node}/`, 30) });
@@ -179,12 +180,10 @@ async function run(o: SimulateOptions, plan: SimPlan, cluster: SimCluster, log: 
     onAbandoned: (what, node) => book.violate('convergence', log.seconds(), node, what),
   });
   const faults = new FaultRunner({
-    cluster,
+    apply: processFaultApplier({ cluster, checkers, beforeTargetKill: () => counters.sample(), onLeaseLost: (node) => leadership.leaseLost(node) }),
+    nodes: cluster.nodes.map((n) => n.name),
     log,
-    checkers,
     onTouched: (nodes) => conv.touched(nodes),
-    beforeTargetKill: () => counters.sample(),
-    onLeaseLost: (node) => leadership.leaseLost(node),
   });
   leadership.start();
   conv.start();
