@@ -148,6 +148,22 @@ export class Bus {
     this.observer = observer;
   }
 
+  /**
+   * Wraps a connection made elsewhere — the in-process simulator's `MemoryNats`
+   * (messages/memory-nats.ts) — exactly as `connect` wraps the one it makes: same Bus, same
+   * status watch. `options.servers`, `tls`, `reconnect…` are not used; `name`, `logger` and
+   * `timeoutMs` are.
+   *
+   * @example
+   * const nats = new MemoryNats({ clock, random: seededRandom(1) });
+   * const bus = Bus.over(nats.connect('manager'), { servers: 'memory', name: 'manager', logger });
+   */
+  static over(connection: NatsConnection, options: BusOptions): Bus {
+    const bus = new Bus(connection, options);
+    bus.watchStatus();
+    return bus;
+  }
+
   static async connect(options: BusOptions): Promise<Bus> {
     const connOptions: NodeConnectionOptions = {
       servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
