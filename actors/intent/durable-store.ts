@@ -31,7 +31,7 @@ import type { P4Info } from '../../p4/p4info.js';
 import type { ChangeReply } from '../../protocol/intent.js';
 import type { FullState } from '../../protocol/sync.js';
 import type { Reply } from '../ask.js';
-import type { IntentKv, KvWrite } from './intent-kv.js';
+import type { IntentStorage, KvWrite } from './intent-kv.js';
 import { loadIntent, type LoadOutcome } from './intent-load.js';
 import type { IntentEvent, IntentSnapshot } from './intent-store.js';
 import { ManagerIntent, newPullTracker, type PullTracker } from './manager-intent.js';
@@ -39,8 +39,11 @@ import { ManagerIntent, newPullTracker, type PullTracker } from './manager-inten
 export interface DurableStoreInput {
   readonly node: string;
   readonly info: P4Info;
-  /** Opens the node's intent bucket (called again only if opening failed). */
-  readonly open: () => Promise<IntentKv>;
+  /**
+   * Opens the node's intent bucket (called again only if opening failed): `IntentKv.open` on
+   * JetStream, or a MemoryKv view in the in-process simulator.
+   */
+  readonly open: () => Promise<IntentStorage>;
   readonly logger: Logger;
   /** A batch is durable and rendered (or the store became ready): the session should sync. */
   readonly onCommitted: () => void;
@@ -73,7 +76,7 @@ export interface StoreContext {
   /** The current intent; `context.intent.revision` is what heartbeats and ctl report. */
   intent: ManagerIntent;
   readonly pull: PullTracker;
-  kv: IntentKv | undefined;
+  kv: IntentStorage | undefined;
   queue: Job[];
   batch: Applied[];
   writes: KvWrite[];
@@ -129,13 +132,13 @@ function summary(intent: ManagerIntent): IntentSnapshot {
 export const durableStoreLogic = setup({
   types: { context: {} as StoreContext, events: {} as StoreEvent, input: {} as DurableStoreInput },
   actors: {
-    load: fromPromise<LoadOutcome & { kv: IntentKv }, { input: DurableStoreInput; kv: IntentKv | undefined; pull: PullTracker }>(async ({ input }) => {
+    load: fromPromise<LoadOutcome & { kv: IntentStorage }, { input: DurableStoreInput; kv: IntentStorage | undefined; pull: PullTracker }>(async ({ input }) => {
       const kv = input.kv ?? (await input.input.open());
       const loaded = await kv.load();
       if (loaded.purged > 0) input.input.logger.info({ purged: loaded.purged }, 'intent: delete markers purged');
       return { kv, ...loadIntent(input.input.node, input.input.info, loaded, input.pull) };
     }),
-    commit: fromPromise<number[], { kv: IntentKv; writes: KvWrite[] }>(({ input }) => input.kv.write(input.writes)),
+    commit: fromPromise<number[], { kv: IntentStorage; writes: KvWrite[] }>(({ input }) => input.kv.write(input.writes)),
   },
   delays: {
     retry: ({ context }) => {
@@ -167,7 +170,7 @@ export const durableStoreLogic = setup({
       else if (event.type === 'sync.begin') event.reply(ok(context.intent.beginPull()));
     },
     installLoaded: assign(({ context, event }) => {
-      const out = (event as unknown as { output: LoadOutcome & { kv: IntentKv } }).output;
+      const out = (event as unknown as { output: LoadOutcome & { kv: IntentStorage } }).output;
       const log = context.input.logger;
       if (out.problems.length > 0) log.warn({ problems: out.problems.slice(0, 20), count: out.problems.length }, 'intent: stored records dropped or repaired');
       log.info({ records: out.records, revision: out.intent.revision }, 'intent loaded from KV');

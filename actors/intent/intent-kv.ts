@@ -9,6 +9,10 @@
  * refused instead of overwriting its successor. Writes of one batch are published together and
  * awaited together (one round trip for the batch, not one per key).
  *
+ * `IntentStorage` is what the durable store needs of the bucket; `IntentKv` is its JetStream
+ * implementation, and MemoryKv (memory-kv.ts) gives an in-memory one with the same semantics for
+ * the in-process simulator.
+ *
  * @example
  * const kv = await IntentKv.open(bus, intentBucketName('node-1'));
  * const { entries } = await kv.load();
@@ -53,11 +57,51 @@ export class IntentWriteError extends Error {
   override readonly name = 'IntentWriteError';
 }
 
+/**
+ * What the durable store uses of a node's intent bucket. The error contract, for every
+ * implementation:
+ * - `load()` gives every key's last message in revision order, delete markers as `value: null`;
+ *   once there are PURGE_MARKERS_AT markers or more it purges them first (the keys then have no
+ *   message at all) and says how many in `purged`. An empty bucket loads as no entries, revision 0.
+ *   An unreachable server rejects with the client's error (a NATS `TimeoutError`).
+ * - `write(writes)` compare-and-sets each key on its revision (0: the key has no message at all,
+ *   not even a marker) and resolves with the new revisions in order; if any write is refused (CAS
+ *   lost, bad key, no answer) it rejects with an `IntentWriteError` whose cause is the refusal —
+ *   the other writes of the batch may have landed.
+ *
+ * @example
+ * const storage: IntentStorage = await IntentKv.open(bus, intentBucketName('node-1'));
+ * const [rev] = await storage.write([{ key: 'pod.c1', value: bytes, revision: 0 }]);
+ */
+export interface IntentStorage {
+  readonly bucket: string;
+  load(): Promise<Loaded>;
+  write(writes: readonly KvWrite[]): Promise<number[]>;
+}
+
 /** Purge delete markers once there are this many (each is a key's last message, kept forever otherwise). */
-const PURGE_MARKERS_AT = 256;
+export const PURGE_MARKERS_AT = 256;
 const LOAD_TIMEOUT_MS = 10_000;
 
-export class IntentKv {
+/**
+ * Starts every write of a batch at once, waits for all, and gives the new revisions in order, or
+ * rejects with an IntentWriteError naming the first refused key (the shared error contract of
+ * `IntentStorage.write`).
+ *
+ * @example
+ * const revisions = await writeBatch(writes, (w) => publishWithCas(w));
+ */
+export async function writeBatch(writes: readonly KvWrite[], writeOne: (w: KvWrite) => Promise<number>): Promise<number[]> {
+  const acks = await Promise.allSettled(writes.map((w) => writeOne(w)));
+  const failed = acks.findIndex((a) => a.status === 'rejected');
+  if (failed >= 0) {
+    const reason = (acks[failed] as PromiseRejectedResult).reason as Error;
+    throw new IntentWriteError(`intent write of ${writes[failed]!.key} refused: ${reason.message}`, { cause: reason });
+  }
+  return acks.map((a) => (a as PromiseFulfilledResult<number>).value);
+}
+
+export class IntentKv implements IntentStorage {
   private constructor(
     private readonly kv: KV,
     private readonly js: JetStreamClient,
@@ -87,14 +131,8 @@ export class IntentKv {
    * every key (in order); rejects with IntentWriteError if any write was refused — the others may
    * have landed, so the caller reloads.
    */
-  async write(writes: readonly KvWrite[]): Promise<number[]> {
-    const acks = await Promise.allSettled(writes.map((w) => this.writeOne(w)));
-    const failed = acks.findIndex((a) => a.status === 'rejected');
-    if (failed >= 0) {
-      const reason = (acks[failed] as PromiseRejectedResult).reason as Error;
-      throw new IntentWriteError(`intent write of ${writes[failed]!.key} refused: ${reason.message}`, { cause: reason });
-    }
-    return acks.map((a) => (a as PromiseFulfilledResult<number>).value);
+  write(writes: readonly KvWrite[]): Promise<number[]> {
+    return writeBatch(writes, (w) => this.writeOne(w));
   }
 
   private async writeOne(w: KvWrite): Promise<number> {

@@ -5,6 +5,9 @@
  * On a clean stop the leader deletes its lease (compare-and-set), so a standby takes over at once
  * instead of after a TTL.
  *
+ * The keeper needs only four calls of the KV (`LeaseStore`): the NATS `KV` has them, and the
+ * in-process simulator passes `openStore` to use MemoryKv's view (actors/intent/memory-kv.ts).
+ *
  * @example
  * createActor(leaseKeeperLogic, { input: { bus, clock, node, me: instanceId, heartbeatMs: 1000,
  *   ttlMs: 3000, logger, onChange: (leading, epoch) => … } });
@@ -32,6 +35,38 @@ export interface LeaseKeeperInput {
   /** Told after every check what the keeper knows of the lease (the operator's view). */
   readonly onView?: (status: LeaseStatus) => void;
   readonly bucket?: string;
+  /** Opens the lease bucket instead of `openLeaseBucket(bus, bucket)` (the in-process simulator's MemoryKv). */
+  readonly openStore?: () => Promise<LeaseStore>;
+}
+
+/** One read of the lease key: its last message, a value ('PUT') or a delete marker. */
+export interface LeaseEntry {
+  readonly revision: number;
+  readonly operation: 'PUT' | 'DEL' | 'PURGE';
+  /** The value; empty for a marker. */
+  readonly value: Uint8Array;
+}
+
+/**
+ * What the keeper uses of the lease bucket, with JetStream KV's semantics (the NATS `KV` has
+ * exactly these). Refusals reject: a lost compare-and-set with the server's "wrong last sequence"
+ * error, an unreachable server with the client's timeout.
+ *
+ * @example
+ * const store: LeaseStore = await openLeaseBucket(bus);
+ * const rev = await store.create('node-1.manager', bytes); // fails if the key holds a value
+ * await store.update('node-1.manager', bytes, rev);        // fails unless rev is the key's last revision
+ * await store.delete('node-1.manager', { previousSeq: rev + 1 });
+ */
+export interface LeaseStore {
+  /** The key's last message, or null if it has none. */
+  get(key: string): Promise<LeaseEntry | null>;
+  /** Writes the key if it has no value (absent or deleted); the new revision. */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes the key if its last revision is `revision` (> 0); the new revision. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  /** Leaves a delete marker; with `previousSeq` (> 0) only if that is the key's last revision. */
+  delete(key: string, opts?: { previousSeq?: number }): Promise<void>;
 }
 
 /** What the keeper last saw of the lease. */
@@ -57,7 +92,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
   const { clock, logger } = input;
   const key = `${nodeToken(input.node)}.manager`;
   let view: LeaseView = INITIAL_VIEW;
-  let kv: KV | undefined;
+  let kv: LeaseStore | undefined;
   let timer: TimerHandle | undefined;
   let stopped = false;
   let reported = false;
@@ -70,14 +105,16 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     input.onChange(view.leading, view.epoch);
   };
 
-  const observe = async (store: KV): Promise<Observation> => {
+  const open = input.openStore ?? ((): Promise<LeaseStore> => openLeaseBucket(input.bus, input.bucket));
+
+  const observe = async (store: LeaseStore): Promise<Observation> => {
     const e = await store.get(key);
     if (!e || e.operation !== 'PUT') return { present: false };
     return { present: true, revision: e.revision, record: parseLeaseRecord(e.value) };
   };
 
   const tick = async (): Promise<void> => {
-    kv ??= await openLeaseBucket(input.bus, input.bucket);
+    kv ??= await open();
     const now = clock.now();
     const seen = await observe(kv);
     holder = seen.present ? (seen.record?.holder ?? '') : '';
