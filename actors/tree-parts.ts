@@ -33,6 +33,11 @@ export interface TreeDeps<C extends ProcessConfig = ProcessConfig> {
   readonly random: Random;
   readonly instanceId: string;
   readonly onEscalate?: (report: SupervisorReport) => void;
+  /**
+   * Opens the process's bus instead of connecting to `config.nats` (the in-process simulator
+   * gives a connection to its in-memory NATS). Called on every (re)start of the bus child.
+   */
+  readonly connectBus?: (name: string) => Promise<Bus>;
 }
 
 export interface ProcessTreeParts {
@@ -63,7 +68,7 @@ export function processTree(deps: TreeDeps, parts: ProcessTreeParts): Supervisor
     random: deps.random,
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
-    children: [busChild(parts.refs, config, `${parts.role}-${config.node.name}`, logs), ...processChildren(deps, parts)],
+    children: [busChild(parts.refs, config, `${parts.role}-${config.node.name}`, logs, deps.connectBus), ...processChildren(deps, parts)],
   }));
 }
 
@@ -100,14 +105,18 @@ export function processChildren(deps: TreeDeps, parts: ProcessTreeParts): ChildS
   ];
 }
 
-export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs: Logs): ChildSpec {
+export function busChild(refs: BusRef, config: ProcessConfig, name: string, logs: Logs, connectBus?: (name: string) => Promise<Bus>): ChildSpec {
   return {
     id: 'bus',
     shutdown: 2000,
     start: async () => {
+      const log = logs.for('bus');
+      if (connectBus) {
+        refs.bus = await connectBus(name);
+        return createActor(connectionLogic, { input: { bus: refs.bus } });
+      }
       // Until the first connection the client retries silently: say where it is trying, so a
       // process stuck here (a firewall, a wrong address) says so in its log.
-      const log = logs.for('bus');
       log.info({ servers: config.nats.servers, tls: config.nats.tls !== undefined }, 'connecting to NATS');
       const bus = await Bus.connect({
         servers: config.nats.servers,

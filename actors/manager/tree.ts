@@ -30,7 +30,7 @@ import { Supervisor, type ChildSpec } from '../../supervisors/index.js';
 import { ask } from '../ask.js';
 import { pullFullState } from '../sync-pages.js';
 import { durableStoreLogic, type DurableStoreRef, type StoreContext as DurableStoreContext } from '../intent/durable-store.js';
-import { IntentKv, intentBucketName } from '../intent/intent-kv.js';
+import { IntentKv, intentBucketName, type IntentStorage } from '../intent/intent-kv.js';
 import type { IntentStoreRef } from '../intent/intent-store.js';
 import type { ManagerConfig } from '../process-config.js';
 import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
@@ -38,7 +38,7 @@ import { agentRegistryLogic } from './agent-registry.js';
 import { managerCtlRoutes } from './ctl-routes.js';
 import type { LastSync } from './ctl-views.js';
 import { flowRetirer } from './flows.js';
-import { leaseKeeperLogic, type LeaseStatus } from './lease-keeper.js';
+import { leaseKeeperLogic, type LeaseStatus, type LeaseStore } from './lease-keeper.js';
 import { managerRoutes, type ManagerRefs } from './routes.js';
 import { sessionLogic, sessionReadiness, type SessionRef } from './session/session.js';
 import { ManagerMetrics } from '../metrics/manager-metrics.js';
@@ -50,8 +50,17 @@ import { kindsOf } from '../metrics/supervision-metrics.js';
 /** The manager's children and supervisors, each its own kind in the actor metrics. */
 export const MANAGER_KINDS = ['manager', 'bus', 'lease', 'leadership', 'leader', 'intent', 'registry', 'heartbeat', 'server', 'ctl', 'session'] as const;
 
-/** What the manager tree is built from: the shared dependencies, and the process's metrics if it serves them. */
-export type ManagerTreeDeps = TreeDeps<ManagerConfig> & { readonly observability?: Observability };
+/** The manager's KV buckets opened another way than over the bus (the in-process simulator's MemoryKv). */
+export interface ManagerKv {
+  readonly lease: (bucket: string) => Promise<LeaseStore>;
+  readonly intent: (bucket: string) => Promise<IntentStorage>;
+}
+
+/**
+ * What the manager tree is built from: the shared dependencies, the process's metrics if it
+ * serves them, and — in-process only — its KV and its P4Runtime link made another way.
+ */
+export type ManagerTreeDeps = TreeDeps<ManagerConfig> & { readonly observability?: Observability; readonly kv?: ManagerKv };
 
 export type ManagerTreeRefs = ManagerRefs &
   BusRef & {
@@ -132,7 +141,7 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
     ...(obs ? { observer: obs.supervisorObserver(kindsOf(MANAGER_KINDS), MANAGER_KINDS.slice(1), ['manager', 'leadership', 'leader']) } : {}),
     children: [
-      observedBusChild(busChild(refs, config, `manager-${node}`, logs), () => refs.bus, obs),
+      observedBusChild(busChild(refs, config, `manager-${node}`, logs, deps.connectBus), () => refs.bus, obs),
       {
         id: 'lease',
         start: () =>
@@ -145,6 +154,7 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
               heartbeatMs: config.heartbeat.intervalMs,
               ttlMs: config.leadership.ttlMs ?? config.heartbeat.intervalMs * config.heartbeat.missedBeats,
               bucket: config.leadership.bucket,
+              ...(deps.kv ? { openStore: () => deps.kv!.lease(config.leadership.bucket) } : {}),
               logger: logs.for('lease'),
               onChange: onLease,
               onView: (status) => {
@@ -177,7 +187,7 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
 }
 
 /** The leader subtree's children: the shared process shape with the durable store as its intent, then the hardware session. */
-function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, epoch: number): ChildSpec[] {
+function leaderChildren(deps: ManagerTreeDeps, refs: ManagerTreeRefs, epoch: number): ChildSpec[] {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
   const askTimeoutMs = config.nats.timeoutMs;
@@ -207,7 +217,7 @@ function leaderChildren(deps: TreeDeps<ManagerConfig>, refs: ManagerTreeRefs, ep
         input: {
           node,
           info: P4INFO,
-          open: () => IntentKv.open(requireBus(refs), intentBucketName(node), askTimeoutMs),
+          open: () => (deps.kv ? deps.kv.intent(intentBucketName(node)) : IntentKv.open(requireBus(refs), intentBucketName(node), askTimeoutMs)),
           logger: logs.for('intent'),
           onCommitted: notifySession,
           onNeedsPull: () => refs.registry?.send({ type: 'agent.resync' }),
