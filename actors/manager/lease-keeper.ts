@@ -94,6 +94,8 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
   let view: LeaseView = INITIAL_VIEW;
   let kv: LeaseStore | undefined;
   let timer: TimerHandle | undefined;
+  /** While leading: fires when the lease runs out unless renewed first (a KV call may hang far longer than the TTL). */
+  let expiry: TimerHandle | undefined;
   let stopped = false;
   let reported = false;
   let holder = '';
@@ -133,6 +135,30 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     }
   };
 
+  const tell = (): void => {
+    report();
+    input.onView?.({ leading: view.leading, epoch: view.epoch, holder, revision: view.lastRevision, renewedAtMs: view.lastRenewedAtMs, highestEpoch: view.maxEpochSeen });
+  };
+
+  /**
+   * A leader steps down when its TTL from its last renewal runs out, whatever KV call is still
+   * pending: a standby takes over after the same TTL on its own clock, so waiting for the hung
+   * call (the client's timeout is seconds longer) would leave two managers believing they lead.
+   */
+  const watchExpiry = (): void => {
+    if (expiry) clock.clearTimeout(expiry);
+    expiry = undefined;
+    if (!view.leading) return;
+    expiry = clock.setTimeout(() => {
+      expiry = undefined;
+      if (stopped || !view.leading) return;
+      if (clock.now() - view.lastRenewedAtMs < input.ttlMs) return watchExpiry();
+      logger.warn({ epoch: view.epoch, node: input.node }, 'lease not renewed within its TTL: stepping down');
+      view = { ...view, leading: false };
+      tell();
+    }, view.lastRenewedAtMs + input.ttlMs - clock.now());
+  };
+
   const loop = (): void => {
     if (stopped) return;
     tick()
@@ -143,8 +169,8 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
       })
       .finally(() => {
         if (stopped) return;
-        report();
-        input.onView?.({ leading: view.leading, epoch: view.epoch, holder, revision: view.lastRevision, renewedAtMs: view.lastRenewedAtMs, highestEpoch: view.maxEpochSeen });
+        tell();
+        watchExpiry();
         timer = clock.setTimeout(loop, input.heartbeatMs);
       });
   };
@@ -153,6 +179,7 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
   return () => {
     stopped = true;
     if (timer) clock.clearTimeout(timer);
+    if (expiry) clock.clearTimeout(expiry);
     if (view.leading && kv) {
       const store = kv;
       void store.delete(key, { previousSeq: view.lastRevision }).catch(() => undefined);

@@ -337,9 +337,9 @@ const TTL = 3000;
 const leaseKey = `${nodeToken('node-1')}.manager`;
 
 /** Contenders for one node's lease over one MemoryKv, on one ManualClock, with a shared timeline. */
-function leaseWorld(options: ConstructorParameters<typeof MemoryKv>[0] = {}) {
+function leaseWorld(options: (clock: ManualClock) => ConstructorParameters<typeof MemoryKv>[0] = () => ({})) {
   const clock = new ManualClock(0);
-  const kv = new MemoryKv(options);
+  const kv = new MemoryKv(options(clock));
   const timeline: string[] = [];
   const keepers: Keeper[] = [];
   const start = (name: string): Keeper => {
@@ -434,6 +434,15 @@ describe('lease keeper on MemoryKv under a ManualClock', function () {
     expect(r.cLeadsAfter).to.be.within(TTL, TTL + 2 * HEARTBEAT);
     expect(r.cLeadsAfter).to.be.at.least(r.bSteppedDownAfter);
     expect(r.c.epochs[0]).to.be.greaterThan(r.b.epochs[0]!);
+    expect(r.holder).to.equal('mgr-c');
+    expect(world.maxLeaders(), world.timeline.join('\n')).to.equal(1);
+  });
+
+  it('a leader whose KV calls hang (the client waits 5 s, more than the TTL) steps down at its TTL anyway, before the standby takes over', async () => {
+    const world = leaseWorld((clock) => ({ unreachable: { clock, timeoutMs: 5000 } }));
+    const r = await leaseScenario(world);
+    expect(r.bSteppedDownAfter, world.timeline.join('\n')).to.be.within(1, TTL + 100);
+    expect(r.cLeadsAfter).to.be.at.least(r.bSteppedDownAfter);
     expect(r.holder).to.equal('mgr-c');
     expect(world.maxLeaders(), world.timeline.join('\n')).to.equal(1);
   });
