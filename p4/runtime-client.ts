@@ -17,6 +17,7 @@ import type protobuf from 'protobufjs';
 import { p4RuntimeService, p4Types } from './runtime-proto.js';
 import { decodeLeanRead } from './target/lean-client-read.js';
 import { encodeLeanWrite } from './target/lean-client-write.js';
+import type { P4RuntimeLink, P4RuntimeLinkStream } from './runtime-link.js';
 
 type Msg = Record<string, unknown>;
 
@@ -49,6 +50,38 @@ function method(name: string): { req: protobuf.Type; res: protobuf.Type; path: s
   return { req: m.resolvedRequestType!, res: m.resolvedResponseType!, path: `/p4.v1.P4Runtime/${name}` };
 }
 
+/** How this client turns a request of one method into bytes, and a response message's bytes into an object. */
+export interface ClientCodec {
+  readonly path: string;
+  readonly serialize: (m: Msg) => Buffer;
+  /** One response message (for Read, one ReadResponse; the client flattens them with decodeReadResponse). */
+  readonly deserialize: (buf: Uint8Array) => Msg;
+}
+
+const codecs = new Map<string, ClientCodec>();
+
+/**
+ * The client's own codec of a P4Runtime method (Write: the lean encoder, encodeWriteRequest), so
+ * that another transport (the in-process loopback, p4/target/loopback.ts) carries the very bytes
+ * grpc-js would.
+ *
+ * @example
+ * const bytes = clientCodec('GetForwardingPipelineConfig').serialize({ device_id: 1 });
+ */
+export function clientCodec(name: string): ClientCodec {
+  let c = codecs.get(name);
+  if (!c) {
+    const { req, res, path } = method(name);
+    c = {
+      path,
+      serialize: name === 'Write' ? encodeWriteRequest : (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()),
+      deserialize: (buf: Uint8Array) => res.toObject(res.decode(buf), OBJECT),
+    };
+    codecs.set(name, c);
+  }
+  return c;
+}
+
 /** How long a call may take: a target that stops answering must not hold its caller forever. */
 export interface CallTimeouts {
   /** Deadline of a unary call (Write, pipeline, Capabilities). Default 30 s. */
@@ -59,7 +92,7 @@ export interface CallTimeouts {
 
 const DEADLINE_EXCEEDED = 4;
 
-export class P4RuntimeClient {
+export class P4RuntimeClient implements P4RuntimeLink {
   private readonly client: Client;
   private readonly callMs: number;
   private readonly readIdleMs: number;
@@ -91,7 +124,7 @@ export class P4RuntimeClient {
   }
 
   write(req: Msg): Promise<Msg> {
-    return this.unary('Write', req, encodeWriteRequest);
+    return this.unary('Write', req);
   }
 
   setPipeline(req: Msg): Promise<Msg> {
@@ -107,7 +140,7 @@ export class P4RuntimeClient {
     const { res, path } = method(name);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(path, (b: Uint8Array) => Buffer.from(b), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), bytes, { deadline: Date.now() + this.callMs }, (e, r) =>
-        e ? reject(toP4Error(e)) : resolve(r as Msg),
+        e ? reject(p4RuntimeErrorOf(e)) : resolve(r as Msg),
       );
     });
   }
@@ -117,8 +150,8 @@ export class P4RuntimeClient {
    * long (every table of a big node) but not silent: no message for `readIdleMs` cancels it.
    */
   read(req: Msg): Promise<Msg[]> {
-    const { req: reqType, path } = method('Read');
-    const call = this.client.makeServerStreamRequest(path, (m: Msg) => Buffer.from(reqType.encode(reqType.fromObject(m)).finish()), decodeReadResponse, req);
+    const { serialize, path } = clientCodec('Read');
+    const call = this.client.makeServerStreamRequest(path, serialize, decodeReadResponse, req);
     const out: Msg[] = [];
     return new Promise((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
@@ -136,7 +169,7 @@ export class P4RuntimeClient {
       });
       call.on('error', (e: ServiceError) => {
         clearTimeout(idle);
-        reject(toP4Error(e));
+        reject(p4RuntimeErrorOf(e));
       });
       call.on('end', () => {
         clearTimeout(idle);
@@ -146,28 +179,28 @@ export class P4RuntimeClient {
   }
 
   openStream(): P4RuntimeStream {
-    const { req, res, path } = method('StreamChannel');
-    const call = this.client.makeBidiStreamRequest(path, (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()), (buf: Buffer) => res.toObject(res.decode(buf), OBJECT), new Metadata());
+    const { serialize, deserialize, path } = clientCodec('StreamChannel');
+    const call = this.client.makeBidiStreamRequest(path, serialize, deserialize, new Metadata());
     return new P4RuntimeStream(call);
   }
 
-  private unary(name: string, request: Msg, serialize?: (m: Msg) => Buffer): Promise<Msg> {
-    const { req, res, path } = method(name);
+  private unary(name: string, request: Msg): Promise<Msg> {
+    const { serialize, deserialize, path } = clientCodec(name);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         path,
-        serialize ?? ((m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish())),
-        (buf: Buffer) => res.toObject(res.decode(buf), OBJECT),
+        serialize,
+        deserialize,
         request,
         { deadline: Date.now() + this.callMs },
-        (e, r) => (e ? reject(toP4Error(e)) : resolve(r as Msg)),
+        (e, r) => (e ? reject(p4RuntimeErrorOf(e)) : resolve(r as Msg)),
       );
     });
   }
 }
 
 /** One StreamChannel: send messages, await the next one, learn how it ended. */
-export class P4RuntimeStream {
+export class P4RuntimeStream implements P4RuntimeLinkStream {
   private readonly queue: Msg[] = [];
   private waiters: ((m: Msg | undefined) => void)[] = [];
   /** Set when the stream ended: undefined for OK, else the status error. */
@@ -181,7 +214,7 @@ export class P4RuntimeStream {
     });
     const finish = (e?: ServiceError): void => {
       if (this.ended !== undefined) return;
-      this.ended = e ? toP4Error(e) : null;
+      this.ended = e ? p4RuntimeErrorOf(e) : null;
       for (const w of this.waiters.splice(0)) w(undefined);
     };
     call.on('error', (e: ServiceError) => finish(e));
@@ -235,7 +268,15 @@ export function decodeReadResponse(buf: Uint8Array): Msg[] {
   return o.entities ?? [];
 }
 
-function toP4Error(e: ServiceError): P4RuntimeError {
+/**
+ * The P4RuntimeError of a call that ended with a status: its code, its message and the
+ * p4.v1.Error details a failed Write carries in grpc-status-details-bin (the trailer the target
+ * sets, see p4/target/wire.ts writeFailure). For grpc-js's ServiceError and the loopback alike.
+ *
+ * @example
+ * const e = p4RuntimeErrorOf({ code: 4, details: 'Deadline exceeded' }); // e.code === 4, e.details: []
+ */
+export function p4RuntimeErrorOf(e: { readonly code: number; readonly details: string; readonly metadata?: Metadata | null }): P4RuntimeError {
   const bin = e.metadata?.get('grpc-status-details-bin')[0];
   let details: { canonical_code: number; message: string }[] = [];
   if (bin instanceof Buffer) {

@@ -23,7 +23,7 @@ import { BusError } from '../../messages/errors.js';
 import type { WireEntity } from '../../p4/desired.js';
 import { shortName, tablesView } from '../../p4/entry-view.js';
 import type { P4Info } from '../../p4/p4info.js';
-import type { P4RuntimeClient } from '../../p4/runtime-client.js';
+import type { P4RuntimeLink } from '../../p4/runtime-link.js';
 import type { TablesRequest } from '../../protocol/ctl.js';
 import { ctlMethods } from '../../protocol/methods.js';
 import { stateText } from '../ctl-tree.js';
@@ -66,7 +66,7 @@ function storeContext(refs: ManagerViewRefs): Result<StoreContext, BusError> {
 }
 
 interface DeviceLink {
-  readonly client: P4RuntimeClient;
+  readonly client: P4RuntimeLink;
   readonly deviceId: number;
   readonly electionId: bigint;
   readonly target: string;

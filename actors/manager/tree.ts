@@ -22,6 +22,7 @@
 import { createActor, fromPromise } from 'xstate';
 import type { Keyed } from '../../p4/desired.js';
 import { loadP4Info, DEFAULT_P4INFO_PATH } from '../../p4/p4info.js';
+import type { P4RuntimeLink } from '../../p4/runtime-link.js';
 import { readFileSync } from 'node:fs';
 import { subjects } from '../../messages/subjects.js';
 import { agentMethods } from '../../protocol/methods.js';
@@ -60,7 +61,12 @@ export interface ManagerKv {
  * What the manager tree is built from: the shared dependencies, the process's metrics if it
  * serves them, and — in-process only — its KV and its P4Runtime link made another way.
  */
-export type ManagerTreeDeps = TreeDeps<ManagerConfig> & { readonly observability?: Observability; readonly kv?: ManagerKv };
+export type ManagerTreeDeps = TreeDeps<ManagerConfig> & {
+  readonly observability?: Observability;
+  readonly kv?: ManagerKv;
+  /** Opens the session's P4Runtime connection instead of dialling p4.target (the simulator's loopback link). */
+  readonly connectP4?: () => Promise<P4RuntimeLink>;
+};
 
 export type ManagerTreeRefs = ManagerRefs &
   BusRef & {
@@ -262,7 +268,7 @@ const P4INFO_JSON = JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')) as unk
 const P4INFO = loadP4Info();
 
 function sessionChild(
-  deps: TreeDeps<ManagerConfig>,
+  deps: ManagerTreeDeps,
   refs: ManagerTreeRefs,
   epoch: number,
   p4: NonNullable<ManagerConfig['p4']>,
@@ -295,6 +301,7 @@ function sessionChild(
         input: {
           address: p4.target,
           ...(tls ? { tls } : {}),
+          ...(deps.connectP4 ? { connect: deps.connectP4 } : {}),
           timeouts: { callMs: p4.callTimeoutMs, readIdleMs: p4.readIdleMs },
           deviceId: p4.deviceId,
           electionId: BigInt(epoch),

@@ -4,25 +4,18 @@
  * implements arbitration (arbitration.ts), Set/GetForwardingPipelineConfig (device.ts), Write
  * with per-update errors and CONTINUE_ON_ERROR / ROLLBACK_ON_ERROR, streamed Read, and
  * Capabilities. Every malformed request gets a status. For the simulator, TargetAdmin.SetFaults
- * slows and fails a device's writes (faults.ts); a device without faults pays one map lookup
- * per Write RPC for it.
+ * slows and fails a device's writes (faults.ts, on the injected clock); a device without faults
+ * pays one map lookup per Write RPC for it. The same handlers serve an in-process link through
+ * handlers() (loopback.ts: the simulator's manager talks to a target in its own process).
  *
  * @example
  * const server = new P4RuntimeServer({ devices: [{ id: 1, instantiate, verify }], logger });
  * const port = await server.listen('127.0.0.1:0');
  */
 import { createHash } from 'node:crypto';
-import {
-  Server,
-  ServerCredentials,
-  experimental,
-  type sendUnaryData,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { Server, ServerCredentials, experimental, type MethodDefinition, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { parseP4Info } from '../p4info.js';
 import { fromProto3Json, p4Types } from '../runtime-proto.js';
 import { err, ok, type Result } from '../../core/result.js';
@@ -33,7 +26,7 @@ import { checkTargetFaults, DeviceFaults, faultsOff, TargetFaultsError, type Tar
 import { ReadChunker } from './lean-read.js';
 import { LeanWrite } from './lean-write.js';
 import type { TargetProgram, WireEntity } from './program.js';
-import { handleStream } from './stream.js';
+import { handleStream, type StreamCall, type StreamContext } from './stream.js';
 import { applyUpdates, UPDATE_TYPES } from './write-apply.js';
 import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
 import type { P4Info } from '../p4info.js';
@@ -65,18 +58,64 @@ export interface TargetOptions {
   readonly readChunk?: number;
   /** About how many bytes one ReadResponse message holds (default READ_CHUNK_BYTES, 256 KiB). */
   readonly readChunkBytes?: number;
+  /**
+   * The time write faults run on (held writes wait on its timers; default the system clock). A
+   * simulator gives its ManualClock, and devices whose model needs time get it in `instantiate`
+   * (modelDevice({ clock })). Injected failures are drawn from seededRandom(the SetFaults seed).
+   */
+  readonly clock?: Clock;
 }
 
-type Call<Req> = ServerUnaryCall<Req, unknown>;
+/** What a unary handler uses of its call: grpc-js's ServerUnaryCall, or the loopback's stand-in. */
+export interface UnaryCall<Req> {
+  readonly request: Req;
+  /** Set once the caller gave up (deadline, cancel): a held write is then dropped. */
+  readonly cancelled: boolean;
+}
+
+/** What Read uses of its call: the request, and a stream of encoded ReadResponse messages ending with a status. */
+export interface ReadCall {
+  readonly request: Msg;
+  write(chunk: Uint8Array): unknown;
+  end(): unknown;
+  /** Ends the call with this status. */
+  emit(event: 'error', status: { code: number; details: string }): unknown;
+}
+
 type Reply = sendUnaryData<unknown>;
 type Msg = Record<string, unknown>;
+
+/** The P4Runtime service's handlers, as grpc-js calls them (and the loopback, with its stand-in calls). */
+export type P4RuntimeHandlers = {
+  readonly Capabilities: (call: UnaryCall<Msg>, cb: Reply) => void;
+  readonly Write: (call: UnaryCall<Msg | LeanWrite>, cb: Reply) => void;
+  readonly Read: (call: ReadCall) => void;
+  readonly SetForwardingPipelineConfig: (call: UnaryCall<Msg>, cb: Reply) => void;
+  readonly GetForwardingPipelineConfig: (call: UnaryCall<Msg>, cb: Reply) => void;
+  readonly StreamChannel: (call: StreamCall) => void;
+};
+
+/**
+ * What a transport other than grpc-js needs to serve P4Runtime from this target: the handlers,
+ * the service definition whose (de)serialisers grpc-js uses (so the same bytes are decoded the
+ * same way), and the target's stop.
+ */
+export interface P4RuntimeEndpoint {
+  readonly implementation: P4RuntimeHandlers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly definition: Readonly<Record<keyof P4RuntimeHandlers, MethodDefinition<any, any>>>;
+  /** Whether close() was called: nothing is served any more. */
+  closed(): boolean;
+  /** Calls `listener` once when close() is called (the connections drop); returns a function that forgets it. */
+  onClose(listener: () => void): () => void;
+}
 
 const ACTIONS: readonly (SetAction | undefined)[] = [undefined, 'VERIFY', 'VERIFY_AND_SAVE', 'VERIFY_AND_COMMIT', 'COMMIT', 'RECONCILE_AND_COMMIT'];
 
 export class P4RuntimeServer {
   readonly arbitration: Arbitration;
   readonly devices = new Map<number, DeviceState<TargetProgram>>();
-  private readonly streams = new Map<string, ServerDuplexStream<Msg, unknown>>();
+  private readonly streams = new Map<string, StreamCall>();
   // Keepalive pings every connection: one the HTTP/2 layer gave up on (a GOAWAY after a
   // protocol error stops it reading, so it never sees the client leave) is destroyed when its
   // ping goes unanswered, instead of holding a descriptor for the process's lifetime — a leak a
@@ -87,12 +126,23 @@ export class P4RuntimeServer {
   readonly counters = new TargetCounters();
   /** Devices with write faults set (TargetAdmin.SetFaults) or writes still held back by them. */
   private readonly faults = new Map<number, DeviceFaults>();
+  private readonly clock: Clock;
+  private readonly handlerSet: P4RuntimeHandlers;
+  private readonly definition: P4RuntimeEndpoint['definition'];
+  private readonly streamContext: StreamContext;
+  private readonly closeListeners = new Set<() => void>();
+  private isClosed = false;
 
   constructor(private readonly options: TargetOptions) {
     this.log = options.logger;
+    this.clock = options.clock ?? systemClock;
     for (const d of options.devices) this.devices.set(d.id, new DeviceState(d.id, d.verify, d.instantiate));
     this.arbitration = new Arbitration({ devices: this.devices.keys() });
-    this.server.addService(p4RuntimeServiceDefinition(), this.implementation());
+    let streamSeq = 0;
+    this.streamContext = { arbitration: this.arbitration, streams: this.streams, log: this.log, newId: () => `s${++streamSeq}` };
+    this.handlerSet = this.implementation();
+    this.definition = p4RuntimeServiceDefinition() as unknown as P4RuntimeEndpoint['definition'];
+    this.server.addService(this.definition, this.handlerSet);
     this.server.addService(adminServiceDefinition(), adminImplementation(this.counters, (id) => this.devices.get(id)?.program, (id, f) => this.setFaults(id, f)));
   }
 
@@ -138,7 +188,7 @@ export class P4RuntimeServer {
       if (faultsOff(checked.value)) return ok(checked.value);
       const created: DeviceFaults = new DeviceFaults(() => {
         if (this.faults.get(deviceId) === created) this.faults.delete(deviceId);
-      });
+      }, this.clock);
       this.faults.set(deviceId, created);
       device = created;
     }
@@ -147,10 +197,34 @@ export class P4RuntimeServer {
     return ok(checked.value);
   }
 
+  /**
+   * The handlers and the service definition, for an in-process transport (loopback.ts) that
+   * carries the same bytes to the same code as grpc-js does.
+   *
+   * @example
+   * const { implementation, definition } = server.handlers();
+   * const request = definition.Write.requestDeserialize(encodeWriteRequest(req));
+   */
+  handlers(): P4RuntimeEndpoint {
+    return {
+      implementation: this.handlerSet,
+      definition: this.definition,
+      closed: () => this.isClosed,
+      onClose: (listener) => {
+        this.closeListeners.add(listener);
+        return () => this.closeListeners.delete(listener);
+      },
+    };
+  }
+
   /** Stops accepting calls, ends the streams, waits for in-flight calls up to `graceMs`. */
   async close(graceMs = 1000): Promise<void> {
     for (const f of this.faults.values()) f.dispose();
     this.faults.clear();
+    this.isClosed = true;
+    // In-process connections drop at once, as a connection to a stopped target does.
+    for (const listener of [...this.closeListeners]) listener();
+    this.closeListeners.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -163,14 +237,14 @@ export class P4RuntimeServer {
     });
   }
 
-  private implementation(): UntypedServiceImplementation {
+  private implementation(): P4RuntimeHandlers {
     return {
-      Capabilities: (_call: Call<Msg>, cb: Reply) => cb(null, { p4runtime_api_version: P4RUNTIME_API_VERSION }),
-      Write: (call: Call<Msg | LeanWrite>, cb: Reply) => this.guard(cb, () => this.write(call, cb)),
-      Read: (call: ServerWritableStream<Msg, unknown>) => this.read(call),
-      SetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.setPipeline(call.request, cb)),
-      GetForwardingPipelineConfig: (call: Call<Msg>, cb: Reply) => this.guard(cb, () => this.getPipeline(call.request, cb)),
-      StreamChannel: (call: ServerDuplexStream<Msg, unknown>) => handleStream(call, { arbitration: this.arbitration, streams: this.streams, log: this.log }),
+      Capabilities: (_call, cb) => cb(null, { p4runtime_api_version: P4RUNTIME_API_VERSION }),
+      Write: (call, cb) => this.guard(cb, () => this.write(call, cb)),
+      Read: (call) => this.read(call),
+      SetForwardingPipelineConfig: (call, cb) => this.guard(cb, () => this.setPipeline(call.request, cb)),
+      GetForwardingPipelineConfig: (call, cb) => this.guard(cb, () => this.getPipeline(call.request, cb)),
+      StreamChannel: (call) => handleStream(call, this.streamContext),
     };
   }
 
@@ -184,7 +258,7 @@ export class P4RuntimeServer {
     }
   }
 
-  private write(call: Call<Msg | LeanWrite>, cb: Reply): void {
+  private write(call: UnaryCall<Msg | LeanWrite>, cb: Reply): void {
     const req = call.request;
     if (isMalformed(req)) return cb({ code: Code.INVALID_ARGUMENT, details: `malformed WriteRequest: ${req.__malformed}` });
     const head = req instanceof LeanWrite ? req : writeHeader(req);
@@ -241,7 +315,7 @@ export class P4RuntimeServer {
     cb(writeFailure(statuses));
   }
 
-  private read(call: ServerWritableStream<Msg, unknown>): void {
+  private read(call: ReadCall): void {
     const req = call.request;
     const fail = (code: number, details: string): void => void call.emit('error', { code, details });
     if (isMalformed(req)) return fail(Code.INVALID_ARGUMENT, `malformed ReadRequest: ${req.__malformed}`);

@@ -4,27 +4,37 @@
  * ends, the others hear whether they lost their primary. Malformed messages end the stream with
  * INVALID_ARGUMENT; messages the target does not handle get a StreamError, not silence.
  */
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Arbitration, Notice } from './arbitration.js';
 import { Code, isMalformed, toUint128, u64, uint128 } from './wire.js';
 
 type Msg = Record<string, unknown>;
-type Stream = ServerDuplexStream<Msg, unknown>;
+
+/**
+ * What the handler uses of a StreamChannel call: grpc-js's ServerDuplexStream, or the in-process
+ * loopback's stand-in (loopback.ts). Emitting 'error' with a status ends the call with it.
+ */
+export interface StreamCall {
+  on(event: 'data', listener: (msg: Msg) => void): unknown;
+  on(event: 'end' | 'error' | 'cancelled' | 'close', listener: () => void): unknown;
+  emit(event: 'error', status: { code: number; details: string }): unknown;
+  write(msg: Msg): unknown;
+  end(): unknown;
+}
 
 export interface StreamContext {
   readonly arbitration: Arbitration;
   /** Every open stream by id, so that arbitration notices reach all of them. */
-  readonly streams: Map<string, Stream>;
+  readonly streams: Map<string, StreamCall>;
   readonly log: Logger;
+  /** A new stream id, unique in this target (per target, so that a run replays the same ids). */
+  readonly newId: () => string;
 }
-
-let nextStreamId = 1;
 
 const NOTICE_CODE = { OK: Code.OK, ALREADY_EXISTS: Code.ALREADY_EXISTS, NOT_FOUND: Code.NOT_FOUND } as const;
 
-export function handleStream(call: Stream, ctx: StreamContext): void {
-  const id = `s${nextStreamId++}`;
+export function handleStream(call: StreamCall, ctx: StreamContext): void {
+  const id = ctx.newId();
   let arbitrated = false;
   ctx.streams.set(id, call);
   const end = (): void => {

@@ -8,12 +8,14 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { diffEntities, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
-import { P4RuntimeError, type P4RuntimeClient } from '../../../p4/runtime-client.js';
+import { P4RuntimeError } from '../../../p4/runtime-client.js';
+import type { P4RuntimeLink } from '../../../p4/runtime-link.js';
 import { toUint128 } from '../../../p4/uint128.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
 
 export interface SessionTarget {
-  readonly client: P4RuntimeClient;
+  /** The connection: grpc-js's P4RuntimeClient, or an in-process link (p4/target/loopback.ts). */
+  readonly client: P4RuntimeLink;
   readonly deviceId: number;
   readonly electionId: bigint;
   readonly role?: string;

@@ -24,6 +24,7 @@ import type { Random } from '../../../core/random.js';
 import type { Keyed, WireEntity } from '../../../p4/desired.js';
 import { diffEntities } from '../../../p4/desired.js';
 import { P4RuntimeClient, type CallTimeouts, type ClientTls } from '../../../p4/runtime-client.js';
+import type { P4RuntimeLink } from '../../../p4/runtime-link.js';
 import { toUint128 } from '../../../p4/uint128.js';
 import { SHUTDOWN_EVENT } from '../../../supervisors/index.js';
 import {
@@ -53,6 +54,13 @@ export interface SessionInput {
   readonly tls?: ClientTls;
   /** Deadlines of the P4Runtime calls (a target that stops answering must not wedge the session). */
   readonly timeouts?: CallTimeouts;
+  /**
+   * Opens the connection to the target instead of a grpc-js P4RuntimeClient to `address` (the
+   * in-process simulator gives a loopback link, p4/target/loopback.ts, whose deadlines run on its
+   * clock; `tls` and `timeouts` are then unused). Called on every (re)connect; a rejection is a
+   * failed connect (backoff, then again).
+   */
+  readonly connect?: () => Promise<P4RuntimeLink>;
   readonly deviceId: number;
   /** The leadership lease's epoch: our P4Runtime election id. */
   readonly electionId: bigint;
@@ -93,7 +101,7 @@ export interface SessionInput {
 
 interface SessionContext extends SessionInput {
   readonly pipeline: OurPipeline;
-  client: P4RuntimeClient | undefined;
+  client: P4RuntimeLink | undefined;
   shadow: Map<string, Keyed>;
   attempts: number;
   dirty: boolean;
@@ -121,7 +129,7 @@ function describe(e: unknown): string {
 
 
 /** The arbitration stream: open for the whole connection; its end ends the connection. */
-const streamLogic = fromCallback<SessionEvent, { client: P4RuntimeClient; deviceId: number; electionId: bigint }>(({ input, sendBack }) => {
+const streamLogic = fromCallback<SessionEvent, { client: P4RuntimeLink; deviceId: number; electionId: bigint }>(({ input, sendBack }) => {
   const stream = input.client.openStream();
   let open = true;
   stream.send({ arbitration: { device_id: input.deviceId, election_id: toUint128(input.electionId) } });
@@ -150,7 +158,8 @@ export const sessionLogic = setup({
   types: { context: {} as SessionContext, events: {} as SessionEvent, input: {} as SessionInput },
   actors: {
     stream: streamLogic,
-    connect: fromPromise<P4RuntimeClient, { address: string; tls: ClientTls | undefined; timeouts: CallTimeouts | undefined }>(async ({ input }) => {
+    connect: fromPromise<P4RuntimeLink, { address: string; tls: ClientTls | undefined; timeouts: CallTimeouts | undefined; connect: (() => Promise<P4RuntimeLink>) | undefined }>(async ({ input }) => {
+      if (input.connect) return input.connect();
       const client = new P4RuntimeClient(input.address, input.tls, input.timeouts);
       try {
         await client.waitReady(3000);
@@ -252,7 +261,7 @@ export const sessionLogic = setup({
     connecting: {
       invoke: {
         src: 'connect',
-        input: ({ context }) => ({ address: context.address, tls: context.tls, timeouts: context.timeouts }),
+        input: ({ context }) => ({ address: context.address, tls: context.tls, timeouts: context.timeouts, connect: context.connect }),
         onDone: { target: 'connected', actions: assign({ client: ({ event }) => event.output, reconciledHere: false }) },
         onError: { target: 'backoff', actions: 'noteError' },
       },
