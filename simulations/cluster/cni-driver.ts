@@ -39,10 +39,24 @@ export interface AddedInterface {
 
 type Wire = Record<string, unknown>;
 
-async function call(socket: string, method: 'Prepare' | 'Add' | 'Del', bytes: Uint8Array): Promise<Result<Wire, CniFailure>> {
-  const agent = connectAgent(socket);
+/** Carries one CNI request's bytes to the agent and brings its reply's bytes back (gRPC, or in-process). */
+export type CniSend = (method: 'Prepare' | 'Add' | 'Del', bytes: Uint8Array, deadlineMs: number) => Promise<Uint8Array>;
+
+/** Over the agent's gRPC socket, a connection per call as the plugin makes. */
+function socketSend(socket: string): CniSend {
+  return async (method, bytes, deadlineMs) => {
+    const agent = connectAgent(socket);
+    try {
+      return await agent.call(`/infra.v1.CniBackend/${method}`, bytes, deadlineMs);
+    } finally {
+      agent.close();
+    }
+  };
+}
+
+async function call(send: CniSend, method: 'Prepare' | 'Add' | 'Del', bytes: Uint8Array): Promise<Result<Wire, CniFailure>> {
   try {
-    const reply = await agent.call(`/infra.v1.CniBackend/${method}`, bytes, DEADLINE_MS);
+    const reply = await send(method, bytes, DEADLINE_MS);
     const type = method === 'Add' ? addReply : statusReply;
     const wire: Wire = type.toObject(type.decode(reply), { longs: Number, enums: Number, defaults: true });
     const e = wire.error as { code?: number; message?: string } | undefined;
@@ -50,8 +64,6 @@ async function call(socket: string, method: 'Prepare' | 'Add' | 'Del', bytes: Ui
     return ok(wire);
   } catch (e) {
     return err({ code: 'TRANSPORT', message: toError(e).message });
-  } finally {
-    agent.close();
   }
 }
 
@@ -61,12 +73,35 @@ function ipamOf(pod: PlanPod): { address: number; prefixLength: number; gateway:
   return { address, prefixLength: 24, gateway: ((address & 0xffffff00) >>> 0) + 1 };
 }
 
-export async function cniPrepare(socket: string, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
-  const r = await call(socket, 'Prepare', cniPrepareCodec.encode({ containerId: pod.containerId, netns, ifname: IFNAME, mtu: 0 }));
+/** The three calls of a container runtime, over `send`. */
+export interface CniDriver {
+  prepare(pod: PlanPod, netns: string): Promise<Result<void, CniFailure>>;
+  add(pod: PlanPod, netns: string): Promise<Result<AddedInterface, CniFailure>>;
+  del(pod: PlanPod, netns: string): Promise<Result<void, CniFailure>>;
+}
+
+export function cniDriver(send: CniSend): CniDriver {
+  return { prepare: (pod, netns) => prepareOver(send, pod, netns), add: (pod, netns) => addOver(send, pod, netns), del: (pod, netns) => delOver(send, pod, netns) };
+}
+
+export function cniPrepare(socket: string, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
+  return prepareOver(socketSend(socket), pod, netns);
+}
+
+export function cniAdd(socket: string, pod: PlanPod, netns: string): Promise<Result<AddedInterface, CniFailure>> {
+  return addOver(socketSend(socket), pod, netns);
+}
+
+export function cniDel(socket: string, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
+  return delOver(socketSend(socket), pod, netns);
+}
+
+async function prepareOver(send: CniSend, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
+  const r = await call(send, 'Prepare', cniPrepareCodec.encode({ containerId: pod.containerId, netns, ifname: IFNAME, mtu: 0 }));
   return r.ok ? ok(undefined) : r;
 }
 
-export async function cniAdd(socket: string, pod: PlanPod, netns: string): Promise<Result<AddedInterface, CniFailure>> {
+async function addOver(send: CniSend, pod: PlanPod, netns: string): Promise<Result<AddedInterface, CniFailure>> {
   const bytes = cniAddCodec.encode({
     containerId: pod.containerId,
     netns,
@@ -78,7 +113,7 @@ export async function cniAdd(socket: string, pod: PlanPod, netns: string): Promi
     routes: [],
     mtu: 0,
   });
-  const r = await call(socket, 'Add', bytes);
+  const r = await call(send, 'Add', bytes);
   if (!r.ok) return r;
   const text = typeof r.value.mac === 'string' ? r.value.mac : '';
   const mac = parseMac(text);
@@ -87,9 +122,9 @@ export async function cniAdd(socket: string, pod: PlanPod, netns: string): Promi
   return ok({ portId, mac, ifname: typeof r.value.ifname === 'string' ? r.value.ifname : IFNAME });
 }
 
-export async function cniDel(socket: string, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
+async function delOver(send: CniSend, pod: PlanPod, netns: string): Promise<Result<void, CniFailure>> {
   const r = await call(
-    socket,
+    send,
     'Del',
     cniDelCodec.encode({ containerId: pod.containerId, netns, ifname: IFNAME, podNamespace: SIM_NAMESPACE, podName: pod.name, network: NETWORK }),
   );

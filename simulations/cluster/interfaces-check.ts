@@ -13,13 +13,21 @@
  * await ifaces.scan(node, truth.podsOf(node.name));
  */
 import { join } from 'node:path';
+import type { AgentFiles } from '../../actors/agent/pool/files.js';
 import { readState } from '../../actors/agent/pool/state-file.js';
 import { formatMac } from '../../messages/validate.js';
 import type { PodInterface } from '../../protocol/intent.js';
-import { readKernelState } from '../kernel/synthetic-ip.js';
+import { readKernelState, type KernelStorage } from '../kernel/synthetic-ip.js';
 import type { EventLog } from './event-log.js';
 import type { InvariantBook } from './invariants.js';
-import type { SimNode } from './sim-node.js';
+
+/** Where a node's allocations are: the agent's state directory (on `files`: the disk unless given) and its synthetic kernel. */
+export interface InterfaceSources {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly files?: AgentFiles;
+  readonly kernel: string | KernelStorage;
+}
 
 export class InterfaceCheck {
   constructor(
@@ -33,10 +41,10 @@ export class InterfaceCheck {
     if (other) this.book.violate('no-double-interface', this.log.seconds(), node, `port ${pod.portId} given to ${pod.containerId} while ${other.containerId} holds it`);
   }
 
-  /** The agent's allocations and the kernel's namespaces, read from disk. */
-  async scan(node: SimNode, live: readonly PodInterface[]): Promise<void> {
+  /** The agent's allocations and the kernel's namespaces, read where they are kept. */
+  async scan(node: InterfaceSources, live: readonly PodInterface[]): Promise<void> {
     const at = this.log.seconds();
-    const state = await readState(join(node.stateDir, 'pool.json'));
+    const state = await readState(join(node.stateDir, 'pool.json'), ...(node.files ? [node.files] : []));
     if (state.ok && state.value) {
       const byIndex = new Map<number, string>();
       const byPod = new Map<string, number>();
@@ -50,7 +58,7 @@ export class InterfaceCheck {
         byPod.set(key, a.index);
       }
     }
-    const kernel = await readKernelState(node.kernelDir);
+    const kernel = await readKernelState(node.kernel);
     if (!kernel.ok) {
       this.book.violate('no-double-interface', at, node.name, `the synthetic kernel cannot be read: ${kernel.error.message}`);
       return;

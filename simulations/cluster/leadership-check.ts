@@ -19,13 +19,14 @@
  * await leadership.finish();
  */
 import type { LeaseRecord } from '../../actors/manager/lease.js';
-import { P4RuntimeClient, type P4RuntimeStream } from '../../p4/runtime-client.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { P4RuntimeClient } from '../../p4/runtime-client.js';
+import type { P4RuntimeLink, P4RuntimeLinkStream } from '../../p4/runtime-link.js';
 import type { SimCluster } from './cluster.js';
 import type { EventLog } from './event-log.js';
 import type { InvariantBook } from './invariants.js';
 import { LeaseWatch } from './kv-state.js';
 import type { LeaderClaim, ProcessLogs } from './process-logs.js';
-import type { SimNode } from './sim-node.js';
 
 const ALREADY_EXISTS = 6;
 
@@ -69,7 +70,10 @@ export function processLeadershipSources(cluster: SimCluster): LeadershipSources
     nodes: cluster.nodes,
     logs: cluster.logs,
     watchLeases: (onRecord) => new LeaseWatch(cluster.bus, cluster.nodes.map((n) => n.name), onRecord),
-    observePrimary: (node, onPrimary) => new Observer(cluster.node(node)!, onPrimary),
+    observePrimary: (node, onPrimary) => {
+      const client = new P4RuntimeClient(cluster.node(node)!.targetAddress, undefined, { callMs: 3000 });
+      return new PrimaryObserver(() => client, onPrimary, systemClock, () => client.close());
+    },
   };
 }
 
@@ -166,24 +170,27 @@ export class LeadershipCheck {
   }
 }
 
-/** A read-only arbitration stream on a node's target, opened again whenever it ends (target restarts). */
-class Observer {
+/**
+ * A read-only arbitration stream on a node's target (no election id: it never bids), opened again
+ * on `link()` whenever it ends (target restarts).
+ */
+export class PrimaryObserver {
   private stopped = false;
-  private stream: P4RuntimeStream | undefined;
-  private readonly client: P4RuntimeClient;
+  private stream: P4RuntimeLinkStream | undefined;
 
   constructor(
-    node: SimNode,
+    private readonly link: () => P4RuntimeLink,
     private readonly onPrimary: (electionId: number) => void,
+    private readonly clock: Clock = systemClock,
+    private readonly onStop?: () => void,
   ) {
-    this.client = new P4RuntimeClient(node.targetAddress, undefined, { callMs: 3000 });
     void this.loop();
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
       try {
-        const s = this.client.openStream();
+        const s = this.link().openStream();
         this.stream = s;
         s.send({ arbitration: { device_id: 1 } });
         while (!this.stopped && s.ended === undefined) {
@@ -195,13 +202,13 @@ class Observer {
       } catch {
         // the target is restarting
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 200));
+      if (!this.stopped) await this.clock.sleep(200);
     }
   }
 
   stop(): void {
     this.stopped = true;
     this.stream?.close();
-    this.client.close();
+    this.onStop?.();
   }
 }

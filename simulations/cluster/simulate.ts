@@ -226,7 +226,7 @@ async function run(o: SimulateOptions, plan: SimPlan, cluster: SimCluster, log: 
         const at = log.seconds();
         for (const s of stale.slice(0, 10)) book.violate('entries-from-intent', at, n.name, s);
         for (const l of lost.slice(0, 10)) book.violate('no-lost-change', at, n.name, l);
-        await ifaces.scan(n, truth.podsOf(n.name));
+        await ifaces.scan({ name: n.name, stateDir: n.stateDir, kernel: n.kernelDir }, truth.podsOf(n.name));
       }),
     );
   } finally {
