@@ -111,7 +111,8 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
 
   const observe = async (store: LeaseStore): Promise<Observation> => {
     const e = await store.get(key);
-    if (!e || e.operation !== 'PUT') return { present: false };
+    if (!e) return { present: false };
+    if (e.operation !== 'PUT') return { present: false, revision: e.revision };
     return { present: true, revision: e.revision, record: parseLeaseRecord(e.value) };
   };
 

@@ -23,7 +23,8 @@ export interface LeaseRecord {
 
 /** What a read of the key returned: absent (or deleted), or a revision with its record. */
 export type Observation =
-  | { readonly present: false }
+  /** No value: never written, purged, or deleted (then `revision` is the delete marker's). */
+  | { readonly present: false; readonly revision?: number }
   | { readonly present: true; readonly revision: number; readonly record: LeaseRecord | undefined };
 
 export interface LeaseView {
@@ -70,7 +71,10 @@ export function decideLease(me: string, view: LeaseView, seen: Observation, nowM
   // A leader that could not renew for a whole TTL can no longer prove it leads.
   let v: LeaseView = view.leading && nowMs - view.lastRenewedAtMs >= ttlMs ? { ...view, leading: false } : view;
   if (!seen.present) {
-    const epoch = v.maxEpochSeen + 1;
+    // Above every epoch this contender saw and above the delete marker's revision: a holder's
+    // epoch never exceeds the revision it was written at, so a fresh process (which saw none)
+    // still bids above the manager that deleted the key on a clean stop.
+    const epoch = Math.max(v.maxEpochSeen, seen.revision ?? 0) + 1;
     return { step: { op: 'create', record: { holder: me, epoch, renewedAtMs: nowMs } }, view: { ...v, leading: false } };
   }
   const record = seen.record;

@@ -36,6 +36,15 @@ describe('manager leadership lease (decision function)', () => {
     }
   });
 
+  it('a fresh contender that finds a delete marker bids above the marker’s revision (a clean stop, then every manager restarted)', () => {
+    const { step } = decideLease('mgr-new', INITIAL_VIEW, { present: false, revision: 41 }, 0, TTL);
+    expect(step).to.deep.include({ op: 'create' });
+    expect(step.op === 'create' && step.record.epoch).to.equal(42);
+    // Never written at all: epoch 1, as before.
+    const first = decideLease('mgr-new', INITIAL_VIEW, { present: false }, 0, TTL).step;
+    expect(first.op === 'create' && first.record.epoch).to.equal(1);
+  });
+
   it('a standby takes over only after a whole TTL without renewal, with a higher epoch', () => {
     const reg = new Register();
     let a = tick(reg, 'a', INITIAL_VIEW, 0);
