@@ -13,6 +13,10 @@
  *
  * The node informer uses ListWatch directly because makeInformer takes no field selector.
  *
+ * The transport is a seam (`listWatchInformer`): the same ListWatch and the same guards run over
+ * the library's HTTP Watch here, and over simulations/inproc/memory-kube.ts in the in-process
+ * simulator (no sockets, deliveries in microtasks, every timer on the injected clock).
+ *
  * @example
  * const api = new KubeApi({ server: 'http://127.0.0.1:6443', clock, watchTimeoutSeconds: 300, idleGraceMs: 10_000, requestTimeoutMs: 10_000, pageSize: 500 });
  * const src = new KubeSource({ ..., open: api.services() });
@@ -107,6 +111,56 @@ export function kubeConfigFor(server: string, auth: { readonly tokenFile?: strin
   return kc;
 }
 
+/** What a watch is made over: the library's Watch (HTTP) has this shape, and so does memory-kube's. */
+export interface WatchTransport {
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController>;
+}
+
+/** The guards every watch gets (see the top of this file). */
+export interface WatchGuardOptions {
+  readonly clock: Clock;
+  /** Asked of the server for every watch; it ends the watch then and the informer re-watches. */
+  readonly watchTimeoutSeconds: number;
+  /** Silence tolerated past watchTimeoutSeconds before a watch counts as dead. */
+  readonly idleGraceMs: number;
+}
+
+/**
+ * An informer as makeInformer builds one (the library's ListWatch, not started), over any
+ * transport: `list` gives the whole list (it may register its requests in `pending`, aborted
+ * when the informer stops), `transport` the watches, each guarded (dead-man timer, BOOKMARKs,
+ * timeoutSeconds, one `done`) and reported to the source's hooks.
+ *
+ * @example
+ * const open = listWatchInformer<V1Service>('/api/v1/services', memoryWatch, () => memoryList(), { clock, watchTimeoutSeconds: 300, idleGraceMs: 10_000 });
+ */
+export function listWatchInformer<T extends KubernetesObject>(
+  path: string,
+  transport: WatchTransport,
+  list: (pending: Set<AbortController>) => Promise<KubernetesListObject<T>>,
+  guard: WatchGuardOptions,
+  fieldSelector?: string,
+): OpenInformer<T> {
+  return (hooks: InformerHooks): InformerLike<T> => {
+    const lists = new Set<AbortController>();
+    const watch = new GuardedWatch(transport, guard, hooks);
+    // ListWatch calls nothing of its Watch but watch(): the guarded transport is one.
+    const lw = new ListWatch<T>(path, watch as unknown as Watch, () => list(lists), false, undefined, fieldSelector);
+    const stop = async (): Promise<void> => {
+      await lw.stop();
+      // ListWatch aborts only its latest watch (and no list): end everything we handed out.
+      watch.abortAll();
+      for (const ac of lists) ac.abort(new Error('informer stopped'));
+    };
+    return { on: lw.on.bind(lw), start: () => lw.start(), stop };
+  };
+}
+
 type ListPage<T extends KubernetesObject> = (options: ConfigurationOptions<ObservableMiddleware>, cont: string | undefined) => Promise<KubernetesListObject<T>>;
 
 export class KubeApi {
@@ -139,18 +193,7 @@ export class KubeApi {
   }
 
   private informer<T extends KubernetesObject>(path: string, page: ListPage<T>, fieldSelector?: string): OpenInformer<T> {
-    return (hooks: InformerHooks): InformerLike<T> => {
-      const lists = new Set<AbortController>();
-      const watch = new GuardedWatch(new Watch(this.kc), this.options, hooks);
-      const lw = new ListWatch<T>(path, watch, () => this.listAll(page, lists), false, undefined, fieldSelector);
-      const stop = async (): Promise<void> => {
-        await lw.stop();
-        // ListWatch aborts only its latest watch (and no list): end everything we handed out.
-        watch.abortAll();
-        for (const ac of lists) ac.abort(new Error('informer stopped'));
-      };
-      return { on: lw.on.bind(lw), start: () => lw.start(), stop };
-    };
+    return listWatchInformer<T>(path, new Watch(this.kc), (lists) => this.listAll(page, lists), this.options, fieldSelector);
   }
 
   /** Every page of a list, as one list at the first page's resourceVersion (a consistent snapshot). */
@@ -202,14 +245,10 @@ class GuardedWatch {
   private readonly open = new Set<AbortController>();
 
   constructor(
-    private readonly inner: Watch,
-    private readonly options: KubeApiOptions,
+    private readonly inner: WatchTransport,
+    private readonly options: WatchGuardOptions,
     private readonly hooks: InformerHooks,
   ) {}
-
-  get config(): KubeConfig {
-    return this.inner.config;
-  }
 
   async watch(
     path: string,

@@ -9,8 +9,13 @@
  * change in the agent's intent store before it is sent to the manager, so a manager that
  * restarts in between gets it from the next full sync.
  *
+ * What they run on is the machine's unless `env` says otherwise: the kernel (`ip`: iproute2, or
+ * a synthetic kernel), the files of `pods.stateDir` (`files`: the disk, or memory), and how the
+ * CNI backend is served (`cni`: the gRPC socket, or handed to the in-process simulator).
+ *
  * @example
  * const parts = podChildren(deps, refs); // undefined without config.pods
+ * const inproc = podChildren(deps, refs, { ip: kernel, files: disk, cni: { serve: 'inproc', onBackend: (cni) => (node.cni = cni) } });
  */
 import { createActor } from 'xstate';
 import { err, ok, type Result } from '../../core/result.js';
@@ -24,9 +29,10 @@ import { ask } from '../ask.js';
 import type { ProcessRefs } from '../ctl-routes.js';
 import type { AgentConfig } from '../process-config.js';
 import { requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
-import { cniServingLogic, type CniObserver } from './cni-server.js';
+import { cniServingLogic, type CniObserver, type CniServe } from './cni-server.js';
 import { hostInterfaceOf, nodePoolLogic, preparePool, writePortMap, type PreparedPool } from './pod/node-pool.js';
 import { PodHub } from './pod/pod-hub.js';
+import type { AgentFiles } from './pool/files.js';
 import { execIp, type IpRunner } from './pool/ip.js';
 
 export interface PodRefs extends ProcessRefs, BusRef {
@@ -36,6 +42,16 @@ export interface PodRefs extends ProcessRefs, BusRef {
   cniObserver?: CniObserver;
 }
 
+/** What the pod children run on, when not the machine's own (see the top of this file). */
+export interface PodEnvironment {
+  /** The kernel: real iproute2 (execIp) unless given (bin/sim-agent and the simulator give a synthetic one). */
+  readonly ip?: IpRunner;
+  /** The filesystem of pool.json and portmap.json: the machine's unless given (MemoryFiles in process). */
+  readonly files?: AgentFiles;
+  /** How the CNI backend is served: the socket of `pods.socket` unless given. */
+  readonly cni?: CniServe;
+}
+
 export interface PodChildren {
   /** pool and pods: after the intent store (and the watches), before the manager link. */
   readonly early: ChildSpec[];
@@ -43,8 +59,9 @@ export interface PodChildren {
   readonly cni: ChildSpec;
 }
 
-export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, ip: IpRunner = execIp): PodChildren | undefined {
+export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, env: PodEnvironment = {}): PodChildren | undefined {
   const { config, clock, logs } = deps;
+  const ip = env.ip ?? execIp;
   const pods = config.pods;
   if (!pods) return undefined;
   const node = config.node.name;
@@ -84,7 +101,7 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, ip: IpRu
     id: 'pool',
     start: async () => {
       refs.pool = undefined;
-      const prepared = await preparePool(ip, { pods, nodeIp, podCidrs: podCidr ? [podCidr] : [] });
+      const prepared = await preparePool(ip, { pods, nodeIp, podCidrs: podCidr ? [podCidr] : [], ...(env.files ? { files: env.files } : {}) });
       if (!prepared.ok) throw prepared.error;
       refs.pool = prepared.value;
       return createActor(nodePoolLogic, {
@@ -135,11 +152,14 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, ip: IpRu
     shutdown: 3000,
     start: () =>
       createActor(cniServingLogic, {
+        clock,
         input: {
           socketPath: pods.socket,
           backend: () => refs.pods,
           logger: logs.for('cni'),
           maxDeadlineMs: pods.addTimeoutMs,
+          clock,
+          ...(env.cni ? { serve: env.cni } : {}),
           ...(refs.cniObserver ? { observer: refs.cniObserver } : {}),
         },
       }),

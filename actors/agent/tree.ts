@@ -13,6 +13,23 @@
  * intent store (and the watches), and the CNI socket last:
  *
  *   bus → intent → [kube] → [pool → pods] → link → heartbeat → server → ctl → [cni]
+ *
+ * Everything the tree touches outside itself is a dependency with the machine's as the default
+ * (`AgentEnvironment`): the bus (`connectBus`, tree-parts.ts), the kernel (`ip`), the files of
+ * `pods.stateDir` (`files`), how CNI is served (`cni`) and where the informers come from
+ * (`informers`). The in-process simulator gives each its in-memory stand-in, with a ManualClock
+ * and a seeded Random, and runs many agents in one process:
+ *
+ * @example
+ * const tree = agentTree({
+ *   config, logs, clock, random, instanceId,
+ *   connectBus: (name) => Promise.resolve(Bus.over(nats.connect(name), { servers: 'memory', name, logger })),
+ *   ip: kernel,                                            // SyntheticKernel over a MemoryKernelStorage
+ *   files: disk,                                           // MemoryFiles
+ *   cni: { serve: 'inproc', onBackend: (cni) => (node.cni = cni) },
+ *   informers: (kube) => memoryKube.informers({ clock, ...kube }),
+ * });
+ * await tree.supervisor.start();
  */
 import { createActor, fromPromise } from 'xstate';
 import { subjects } from '../../messages/subjects.js';
@@ -21,14 +38,13 @@ import { managerMethods } from '../../protocol/methods.js';
 import type { HelloReply } from '../../protocol/node.js';
 import { Supervisor, type ChildSpec } from '../../supervisors/index.js';
 import type { ProcessRefs } from '../ctl-routes.js';
-import type { AgentConfig } from '../process-config.js';
 import { VERSION } from '../process-identity.js';
 import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } from '../tree-parts.js';
 import { intentPort, managerPort } from './kube-ports.js';
-import { KubeStatus, kubeWatchersLogic } from './kube-watchers.js';
+import { KubeStatus, kubeWatchersLogic, type InformerFactory } from './kube-watchers.js';
 import { managerLinkLogic, type ManagerLinkRef } from './manager-link.js';
-import { podChildren, type PodRefs } from './pod-children.js';
-import type { IpRunner } from './pool/ip.js';
+import { podChildren, type PodEnvironment, type PodRefs } from './pod-children.js';
+import type { AgentConfig, KubeSection } from '../process-config.js';
 import { agentCtlRoutes } from './ctl-views.js';
 import { agentRoutes } from './routes.js';
 import { CniMetrics } from '../metrics/cni-metrics.js';
@@ -50,12 +66,22 @@ export interface AgentTree {
   readonly refs: Readonly<AgentTreeRefs>;
 }
 
-/** The kernel the pod children drive: real iproute2 (execIp) unless given (bin/sim-agent gives a synthetic one). */
-export interface AgentKernelDep {
-  readonly ip?: IpRunner;
+/**
+ * What the agent runs on, when not the machine's own (the pod children's kernel, files and CNI
+ * serving: PodEnvironment in pod-children.ts; and the Kubernetes informers).
+ */
+export interface AgentEnvironment extends PodEnvironment {
+  /**
+   * The Kubernetes informers, made from the `kube` section: the API server of `kube.server`
+   * (KubeApi, kube-informer.ts) unless given — simulations/inproc/memory-kube.ts in process.
+   */
+  readonly informers?: (kube: KubeSection) => InformerFactory;
 }
 
-export function agentTree(deps: AgentTreeDeps & AgentKernelDep): AgentTree {
+/** The kernel the pod children drive (bin/sim-agent gives a synthetic one): the part of AgentEnvironment it had first. */
+export type AgentKernelDep = Pick<AgentEnvironment, 'ip'>;
+
+export function agentTree(deps: AgentTreeDeps & AgentEnvironment): AgentTree {
   const { config, logs, clock, instanceId } = deps;
   const node = config.node.name;
   const startedAtMs = clock.now();
@@ -108,9 +134,13 @@ export function agentTree(deps: AgentTreeDeps & AgentKernelDep): AgentTree {
     routes: () => agentRoutes({ node, clock, random: deps.random, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
     ctlRoutes: () => agentCtlRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
   });
-  const kube = kubeChild(deps, refs);
+  const kube = kubeChild(deps, refs, deps.informers);
   if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
-  const pods = podChildren(deps, refs, deps.ip);
+  const pods = podChildren(deps, refs, {
+    ...(deps.ip ? { ip: deps.ip } : {}),
+    ...(deps.files ? { files: deps.files } : {}),
+    ...(deps.cni ? { cni: deps.cni } : {}),
+  });
   if (pods) {
     children.splice(kube ? 2 : 1, 0, ...pods.early); // they register into the intent store too
     children.push(pods.cni); // last: a CNI request arrives only when everything it needs runs
@@ -125,17 +155,19 @@ export function agentTree(deps: AgentTreeDeps & AgentKernelDep): AgentTree {
     logger: logs.for('supervisor'),
     ...(deps.onEscalate ? { onEscalate: deps.onEscalate } : {}),
     ...(obs ? { observer: obs.supervisorObserver(kindsOf(AGENT_KINDS, { pods: 'pod' }), AGENT_KINDS.slice(1), ['agent', 'pods']) } : {}),
-    children: [observedBusChild(busChild(refs, config, `agent-${node}`, logs), () => refs.bus, obs), ...children],
+    children: [observedBusChild(busChild(refs, config, `agent-${node}`, logs, deps.connectBus), () => refs.bus, obs), ...children],
   });
   refs.root = supervisor;
   return { supervisor, refs };
 }
 
 /** The Kubernetes watches, when the configuration has a `kube` section. */
-function kubeChild(deps: TreeDeps<AgentConfig>, refs: AgentTreeRefs): ChildSpec | undefined {
+function kubeChild(deps: TreeDeps<AgentConfig>, refs: AgentTreeRefs, informers?: (kube: KubeSection) => InformerFactory): ChildSpec | undefined {
   const { config, clock, logs } = deps;
   if (!config.kube) return undefined;
   const kube = config.kube;
+  // Made once per tree; every run of the watchers opens its informers from it (without one, each run makes a KubeApi).
+  const factory = informers?.(kube);
   // One status for the process's lifetime: agent.sync reads it; each watcher run resets `complete`.
   const status = (refs.kube = new KubeStatus());
   const ports = { node: config.node.name, clock, refs, askTimeoutMs: config.nats.timeoutMs };
@@ -154,6 +186,7 @@ function kubeChild(deps: TreeDeps<AgentConfig>, refs: AgentTreeRefs): ChildSpec 
           intent: intentPort(ports),
           manager: managerPort(ports),
           status,
+          ...(factory ? { informers: factory } : {}),
         },
       }),
   };

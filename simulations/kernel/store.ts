@@ -1,4 +1,9 @@
 /**
+ * Where a synthetic kernel lives, behind `KernelStorage`: its model (state.ts) and one marker per
+ * named network namespace. `DirKernelStorage` (here) is the kernel directory, shared by
+ * processes (bin/sim-agent, the simulator, tools); simulations/kernel/memory-store.ts keeps the
+ * same in memory for one process (the in-process simulator).
+ *
  * The kernel directory, which outlives the processes that use it:
  *
  *   <kernelDir>/kernel.json        the model (state.ts), replaced atomically after every change
@@ -17,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { err, ok, toError, type Result } from '../../core/result.js';
 import { KernelNamespaceError, KernelStateError } from './errors.js';
 import { kernelStateSchema, type KernelState } from './state.js';
@@ -210,4 +215,79 @@ export async function createNamespace(kernelDir: string, name: string): Promise<
  */
 export async function deleteNamespace(kernelDir: string, name: string): Promise<Result<void, KernelNamespaceError>> {
   return removeMarker(kernelDir, name);
+}
+
+/**
+ * What a synthetic kernel needs of where it lives: its model, loaded and saved whole, a stamp to
+ * notice another writer, and the markers of named namespaces — which whoever plays the container
+ * runtime creates and deletes (the kernel notices on its next command).
+ */
+export interface KernelStorage {
+  /** What the kernel is called by: its directory (`memory:<name>` in memory). */
+  readonly location: string;
+  /** An absolute directory: `<netnsDir>/<name>` is a path to the named namespace (give it as CNI_NETNS). */
+  readonly netnsDir: string;
+  /** Makes what the storage needs (the directory); fails when it cannot. */
+  prepare(): Promise<Result<void, KernelStateError>>;
+  /** The stored model; undefined when there is none yet; an error when it is damaged. */
+  load(): Promise<Result<KernelState | undefined, KernelStateError>>;
+  /** Replaces the stored model (a reader sees the old or the new); returns its new stamp. */
+  save(state: KernelState): Promise<Result<string, KernelStateError>>;
+  /** The stored model's identity now (it changes when anyone replaces it); undefined when absent. */
+  stamp(): Promise<string | undefined>;
+  /** Name → identity of every named namespace's marker now. */
+  markers(): Promise<ReadonlyMap<string, string>>;
+  /** `ip netns add`: a new marker (refused if one exists); returns its identity. */
+  addMarker(name: string): Promise<Result<string, KernelNamespaceError>>;
+  /** `ip netns del`: removes the marker (refused if there is none). */
+  removeMarker(name: string): Promise<Result<void, KernelNamespaceError>>;
+}
+
+/**
+ * The kernel directory as a `KernelStorage` (the layout at the top of this file).
+ *
+ * @example
+ * const kernel = await SyntheticKernel.open({ storage: new DirKernelStorage('/tmp/sim/node-1/kernel') });
+ */
+export class DirKernelStorage implements KernelStorage {
+  readonly netnsDir: string;
+  private readonly scanner: MarkerScanner;
+
+  constructor(readonly location: string) {
+    this.netnsDir = resolve(netnsDirOf(location));
+    this.scanner = new MarkerScanner(location);
+  }
+
+  async prepare(): Promise<Result<void, KernelStateError>> {
+    try {
+      await mkdir(netnsDirOf(this.location), { recursive: true });
+      return ok(undefined);
+    } catch (e) {
+      return err(new KernelStateError(`cannot create ${this.location}: ${toError(e).message}`, { cause: e }));
+    }
+  }
+
+  load(): Promise<Result<KernelState | undefined, KernelStateError>> {
+    return loadState(this.location);
+  }
+
+  save(state: KernelState): Promise<Result<string, KernelStateError>> {
+    return saveState(this.location, state);
+  }
+
+  stamp(): Promise<string | undefined> {
+    return stateStamp(this.location);
+  }
+
+  markers(): Promise<ReadonlyMap<string, string>> {
+    return this.scanner.scan();
+  }
+
+  addMarker(name: string): Promise<Result<string, KernelNamespaceError>> {
+    return writeMarker(this.location, name);
+  }
+
+  removeMarker(name: string): Promise<Result<void, KernelNamespaceError>> {
+    return removeMarker(this.location, name);
+  }
 }

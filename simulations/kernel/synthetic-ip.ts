@@ -27,7 +27,8 @@
  *
  * Persistence: the model lives in `<kernelDir>/kernel.json`, replaced atomically after each
  * change and before the command is answered, so a command the agent saw succeed survives the
- * agent's kill -9; namespaces are marker files in `<kernelDir>/netns/` (store.ts).
+ * agent's kill -9; namespaces are marker files in `<kernelDir>/netns/` (store.ts). Or, for an
+ * in-process simulator, the same in memory (`storage`: memory-store.ts), nothing on disk.
  *
  * @example
  * const kernel = await SyntheticKernel.open({ kernelDir: '/tmp/sim/node-1/kernel', seed: 7 });
@@ -36,25 +37,26 @@
  * await createPool(kernel.value, { prefix: 'P4TAP_', count: 8, netns: 'host' });
  * const links = await kernel.value.run(['-d', '-j', 'link', 'show'], 'host');
  */
-import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { err, ok, toError, type Result } from '../../core/result.js';
 import { IpCommandError } from '../../actors/agent/pool/errors.js';
 import type { IpRunner, NetnsProbe } from '../../actors/agent/pool/ip.js';
 import { runCommand, type CommandEnv } from './commands.js';
-import { IpFailure, KernelStateError } from './errors.js';
+import { IpFailure, KernelStateError, type KernelNamespaceError } from './errors.js';
 import { KernelModel } from './model.js';
 import { INIT_NS, newKernelState, type KernelState } from './state.js';
-import { loadState, MarkerScanner, netnsDirOf, removeMarker, saveState, stateStamp, validNetnsName, writeMarker } from './store.js';
+import { DirKernelStorage, validNetnsName, type KernelStorage } from './store.js';
 import { viewOf, type KernelView } from './view.js';
 
-export { createNamespace, deleteNamespace, namespacePath, validNetnsName } from './store.js';
+export { createNamespace, deleteNamespace, namespacePath, validNetnsName, DirKernelStorage, type KernelStorage } from './store.js';
 export { readKernelState, viewOf, type KernelView, type LinkView, type NamespaceView, type RouteView } from './view.js';
 export { INIT_NS } from './state.js';
 
 export interface SyntheticKernelOptions {
-  /** Where the kernel lives (created when missing). */
-  readonly kernelDir: string;
+  /** Where the kernel lives (created when missing): a directory, shorthand for `storage: new DirKernelStorage(kernelDir)`. */
+  readonly kernelDir?: string;
+  /** Where the kernel lives, when not a directory: MemoryKernelStorage (memory-store.ts) for an in-process simulator. */
+  readonly storage?: KernelStorage;
   /** Seed of the MAC stream, used when the directory holds no kernel yet (default 1). */
   readonly seed?: number;
   /** The process whose `/proc/<pid>/ns/net` is the init namespace (default: this one). */
@@ -78,48 +80,68 @@ export class SyntheticKernel implements IpRunner {
   private model: KernelModel;
   private stamp: string | undefined;
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly markers: MarkerScanner;
+  private readonly storage: KernelStorage;
   private readonly netnsDir: string;
   private readonly initPid: number;
   readonly stats: KernelStats = { commands: 0, batches: 0, failures: 0, writes: 0 };
 
   private constructor(
     private readonly options: SyntheticKernelOptions,
+    storage: KernelStorage,
     state: KernelState,
     /** The directory held no kernel before this one was opened. */
     readonly created: boolean,
   ) {
     this.model = new KernelModel(state, options);
-    this.markers = new MarkerScanner(options.kernelDir);
-    this.netnsDir = resolve(netnsDirOf(options.kernelDir));
+    this.storage = storage;
+    this.netnsDir = resolve(storage.netnsDir);
     this.initPid = options.initPid ?? process.pid;
   }
 
   /**
-   * Opens the kernel in `kernelDir`, creating it (the init namespace only) when there is none.
+   * Opens the kernel in `kernelDir` (or `storage`), creating it (the init namespace only) when
+   * there is none.
    *
    * @example
    * const k = await SyntheticKernel.open({ kernelDir: dir, seed: 3 });
+   * const inMemory = await SyntheticKernel.open({ storage: new MemoryKernelStorage('node-1'), seed: 3 });
    */
   static async open(options: SyntheticKernelOptions): Promise<Result<SyntheticKernel, KernelStateError>> {
-    try {
-      await mkdir(netnsDirOf(options.kernelDir), { recursive: true });
-    } catch (e) {
-      return err(new KernelStateError(`cannot create ${options.kernelDir}: ${toError(e).message}`, { cause: e }));
-    }
-    const loaded = await loadState(options.kernelDir);
+    const storage = options.storage ?? (options.kernelDir !== undefined ? new DirKernelStorage(options.kernelDir) : undefined);
+    if (!storage) return err(new KernelStateError('a synthetic kernel needs a kernelDir or a storage'));
+    const prepared = await storage.prepare();
+    if (!prepared.ok) return prepared;
+    const loaded = await storage.load();
     if (!loaded.ok) return loaded;
-    const kernel = new SyntheticKernel(options, loaded.value ?? newKernelState(options.seed ?? 1), loaded.value === undefined);
+    const kernel = new SyntheticKernel(options, storage, loaded.value ?? newKernelState(options.seed ?? 1), loaded.value === undefined);
     const ready = await kernel.exclusive(async () => {
       if (kernel.created) kernel.model.dirty = true;
-      else kernel.stamp = await stateStamp(options.kernelDir);
+      else kernel.stamp = await storage.stamp();
       return kernel.refresh();
     });
     return ready.ok ? ok(kernel) : ready;
   }
 
+  /** Where the kernel lives: its directory (`memory:…` for a storage in memory). */
   get kernelDir(): string {
-    return this.options.kernelDir;
+    return this.storage.location;
+  }
+
+  /**
+   * `ip netns add NAME` by someone else (the container runtime): the marker, which this kernel
+   * notices on its next command. Returns the path to give the agent as CNI_NETNS.
+   *
+   * @example
+   * const netns = await kernel.createNamespace('pod-7'); // ok('<netnsDir>/pod-7')
+   */
+  async createNamespace(name: string): Promise<Result<string, KernelNamespaceError>> {
+    const made = await this.storage.addMarker(name);
+    return made.ok ? ok(`${this.netnsDir}/${name}`) : made;
+  }
+
+  /** `ip netns del NAME` by someone else: the namespace's devices are destroyed on the kernel's next command. */
+  deleteNamespace(name: string): Promise<Result<void, KernelNamespaceError>> {
+    return this.storage.removeMarker(name);
   }
 
   /**
@@ -239,14 +261,14 @@ export class SyntheticKernel implements IpRunner {
         if (!validNetnsName(name)) throw new IpFailure(`Invalid netns name "${name}"`, 255);
         const exists = `Cannot create namespace file "/run/netns/${name}": File exists`;
         if (this.model.ns(name)) throw new IpFailure(exists, 1);
-        const made = await writeMarker(this.options.kernelDir, name);
+        const made = await this.storage.addMarker(name);
         if (!made.ok) throw new IpFailure(made.error.reason === 'exists' ? exists : `synthetic kernel: ${made.error.message}`, 1);
         this.model.addNamespace(name, made.value);
       },
       delNamespace: async (name) => {
         const missing = `Cannot remove namespace file "/run/netns/${name}": No such file or directory`;
         if (!validNetnsName(name) || !this.model.ns(name)) throw new IpFailure(missing, 1);
-        const removed = await removeMarker(this.options.kernelDir, name);
+        const removed = await this.storage.removeMarker(name);
         if (!removed.ok && removed.error.reason !== 'missing') throw new IpFailure(`synthetic kernel: ${removed.error.message}`, 1);
         this.model.removeNamespace(name);
       },
@@ -292,12 +314,12 @@ export class SyntheticKernel implements IpRunner {
 
   /** Catches up with the kernel directory: a state file written by another process, and the markers. */
   private async refresh(): Promise<Result<void, KernelStateError>> {
-    const stamp = await stateStamp(this.options.kernelDir);
+    const stamp = await this.storage.stamp();
     if (stamp !== undefined && stamp !== this.stamp) {
       const reloaded = await this.reload();
       if (!reloaded.ok) return reloaded;
     }
-    const markers = await this.markers.scan();
+    const markers = await this.storage.markers();
     const { model } = this;
     for (const [name, ns] of Object.entries(model.state.namespaces)) {
       if (name !== INIT_NS && markers.get(name) !== ns.id) model.removeNamespace(name);
@@ -307,17 +329,17 @@ export class SyntheticKernel implements IpRunner {
   }
 
   private async reload(): Promise<Result<void, KernelStateError>> {
-    const loaded = await loadState(this.options.kernelDir);
+    const loaded = await this.storage.load();
     if (!loaded.ok) return loaded;
     if (loaded.value) this.model = new KernelModel(loaded.value, this.options);
-    this.stamp = await stateStamp(this.options.kernelDir);
+    this.stamp = await this.storage.stamp();
     return ok(undefined);
   }
 
   /** Writes the model if it changed; on failure the change is forgotten (the disk's state is the kernel's). */
   private async persist(): Promise<Result<void, KernelStateError>> {
     if (!this.model.dirty) return ok(undefined);
-    const saved = await saveState(this.options.kernelDir, this.model.state);
+    const saved = await this.storage.save(this.model.state);
     if (!saved.ok) {
       const back = await this.reload();
       if (!back.ok) this.model.dirty = false;

@@ -13,7 +13,7 @@ import { err, ok, type Result } from '../../core/result.js';
 import type { KernelStateError } from './errors.js';
 import { byIndex } from './render.js';
 import { INIT_NS, newKernelState, newNamespace, type KernelState, type LinkType, type NamespaceState, type Scope } from './state.js';
-import { loadState, MarkerScanner } from './store.js';
+import { DirKernelStorage, type KernelStorage } from './store.js';
 
 export interface LinkView {
   /** Unique over the kernel's lifetime: a TAP re-created after its namespace died has a new one. */
@@ -96,14 +96,17 @@ export function viewOf(state: KernelState, markers?: ReadonlyMap<string, string>
 }
 
 /**
- * Reads the kernel directory (the model and the markers) without changing anything.
+ * Reads the kernel directory (the model and the markers) — or a kernel's storage in memory —
+ * without changing anything.
  *
  * @example
  * const view = await readKernelState('/tmp/sim/node-1/kernel');
+ * const inMemory = await readKernelState(memoryStorage);
  */
-export async function readKernelState(kernelDir: string): Promise<Result<KernelView, KernelStateError>> {
-  const state = await loadState(kernelDir);
+export async function readKernelState(where: string | KernelStorage): Promise<Result<KernelView, KernelStateError>> {
+  const storage = typeof where === 'string' ? new DirKernelStorage(where) : where;
+  const state = await storage.load();
   if (!state.ok) return err(state.error);
-  const markers = await new MarkerScanner(kernelDir).scan();
+  const markers = await storage.markers();
   return ok(viewOf(state.value ?? newKernelState(0), markers));
 }

@@ -11,16 +11,17 @@
  * const prepared = await preparePool(execIp, { pods: config.pods, nodeIp: '10.0.0.5', podCidrs: ['10.244.1.0/24'] });
  */
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { assign, fromPromise, setup } from 'xstate';
-import { err, ok, type Result } from '../../../core/result.js';
+import { err, ok, toError, type Result } from '../../../core/result.js';
 import type { BusError } from '../../../messages/errors.js';
 import { formatIpv4, parseMac, parseIpv4 } from '../../../messages/validate.js';
 import type { HostInterface } from '../../../protocol/intent.js';
 import type { PodsSection } from '../../process-config.js';
 import { GATEWAY_PORT, HOST_PORT, PoolAllocator, type ReconcileReport } from '../pool/allocator.js';
+import { PoolStateError } from '../pool/errors.js';
 import { listLinks, poolName, validatePool, type DiscoveredPool } from '../pool/discover.js';
+import { fsFiles, type AgentFiles } from '../pool/files.js';
 import type { IpRunner } from '../pool/ip.js';
 import { readState, writeJsonAtomic } from '../pool/state-file.js';
 import { setupGateway, setupHost } from './gateway.js';
@@ -32,6 +33,8 @@ export interface PreparedPool {
   readonly gatewayMac: string;
   readonly host: { readonly name: string; readonly mac: string; readonly address: string };
   readonly portMapFile: string;
+  /** Where pool.json and portmap.json are written. */
+  readonly files: AgentFiles;
 }
 
 export interface PrepareOptions {
@@ -39,11 +42,14 @@ export interface PrepareOptions {
   readonly nodeIp: string;
   /** Routed to the pods through the host interface. */
   readonly podCidrs: readonly string[];
+  /** The filesystem of `pods.stateDir`: the machine's unless given (the in-process simulator's in memory). */
+  readonly files?: AgentFiles;
 }
 
 /** Steps 1–5 of the header; every one idempotent. */
 export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<Result<PreparedPool, Error>> {
   const { pods } = opts;
+  const files = opts.files ?? fsFiles;
   const poolNetns = pods.poolNetns;
   const gwName = poolName(pods.prefix, GATEWAY_PORT);
   const home = await listLinks(ip, poolNetns);
@@ -59,9 +65,13 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
   if (!gateway.ok) return gateway;
   const links = await listLinks(ip, poolNetns);
   if (!links.ok) return links;
-  await mkdir(pods.stateDir, { recursive: true, mode: 0o700 });
+  try {
+    await files.makeDir(pods.stateDir, 0o700);
+  } catch (e) {
+    return err(new PoolStateError(`cannot make ${pods.stateDir}: ${toError(e).message}`, { cause: e }));
+  }
   const stateFile = join(pods.stateDir, 'pool.json');
-  const state = await readState(stateFile);
+  const state = await readState(stateFile, files);
   if (!state.ok) return state;
   // Members that are away on purpose count as present: the gateway TAP, and the TAPs the
   // records say are in pods' namespaces (the allocator then checks which really are).
@@ -74,6 +84,7 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
     ip,
     pool: pool.value,
     stateFile,
+    files,
     state: { value: state.value }, // read once, above
     away: [{ index: GATEWAY_PORT, netns: pods.gatewayNetns }],
   });
@@ -91,6 +102,7 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
     gatewayMac: gateway.value.mac,
     host: { name: hostName, mac: host.value.mac, address },
     portMapFile: join(pods.stateDir, 'portmap.json'),
+    files,
   };
   const written = await writePortMap(prepared);
   if (!written.ok) return written;
@@ -102,7 +114,7 @@ export async function preparePool(ip: IpRunner, opts: PrepareOptions): Promise<R
  * interface name and the namespace it lives in now.
  */
 export function writePortMap(p: PreparedPool): Promise<Result<void, Error>> {
-  return writeJsonAtomic(p.portMapFile, { version: 1, prefix: p.pool.prefix, poolNetns: p.pool.netns ?? null, ports: p.allocator.portMap() }, { sync: false });
+  return writeJsonAtomic(p.portMapFile, { version: 1, prefix: p.pool.prefix, poolNetns: p.pool.netns ?? null, ports: p.allocator.portMap() }, { sync: false, files: p.files });
 }
 
 /** The host interface as the manager programs it. */

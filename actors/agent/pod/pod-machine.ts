@@ -8,9 +8,11 @@
  *   abandon: deleting (an allocation whose ADD never finished)
  *
  * Any failing step of an ADD rolls back (rollingBack: unregister, unplumb, re-create a destroyed
- * TAP, release the index) and ends in `failed`. Registration (the intent store, then the manager)
- * is retried with backoff until the ADD's deadline, so an unreachable manager makes the ADD wait
- * and then fail cleanly with UNAVAILABLE; the runtime retries. A recovered pod has no caller
+ * TAP, release the index) and ends in `failed`; one that could not record the allocation because
+ * the disk is full (ENOSPC) fails with RESOURCE_EXHAUSTED, which the plugin reports as "try again
+ * later". Registration (the intent store, then the manager) is retried with backoff until the
+ * ADD's deadline, so an unreachable manager makes the ADD wait and then fail cleanly with
+ * UNAVAILABLE; the runtime retries. A recovered pod has no caller
  * waiting and retries registration forever. A DEL that arrives while the ADD is under way is
  * kept and done as soon as the ADD settles. Every step is idempotent, so a crashed actor that
  * the supervisor restarts with the same arguments simply resumes.
@@ -25,6 +27,7 @@ import type { Result } from '../../../core/result.js';
 import { BusError } from '../../../messages/errors.js';
 import type { CniAdd, CniAddResult, CniPrepare } from '../../../protocol/cni.js';
 import type { Allocation, PodKey, PodRecord } from '../pool/allocator.js';
+import { stateErrorCode } from '../pool/state-file.js';
 
 /** What the actor tells its hub; the hub answers the waiting CNI calls. */
 export type PodOutcome =
@@ -85,8 +88,12 @@ export type PodEvent = { type: 'delete' } | { type: 'request'; request: CniAdd; 
 
 function asBusError(e: unknown, code: BusError['code'] = 'INTERNAL'): BusError {
   if (e instanceof BusError) return e;
+  // A full disk (the pool's state cannot be written) passes: the runtime is told to try again later.
+  if (e instanceof Error && DISK_FULL.has(stateErrorCode(e) ?? '')) return new BusError('RESOURCE_EXHAUSTED', e.message);
   return new BusError(code, e instanceof Error ? e.message : String(e));
 }
+
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 function resultOf(a: Allocation): CniAddResult {
   return { ifname: a.name, mac: a.pod?.mac ?? '', sandbox: a.netns ?? '', portId: a.index };

@@ -8,6 +8,7 @@ import { err, ok, type Result } from '../../../core/result.js';
 import { IpCommandError, PoolExhaustedError, PoolNameError, PoolSizeError, PoolStateError } from './errors.js';
 import { createPool } from './setup.js';
 import { listLinks, type DiscoveredPool } from './discover.js';
+import type { AgentFiles } from './files.js';
 import type { IpRunner } from './ip.js';
 import { readState, writeState, type PoolState } from './state-file.js';
 
@@ -70,6 +71,8 @@ export interface OpenOptions {
   readonly ip: IpRunner;
   readonly pool: DiscoveredPool;
   readonly stateFile: string;
+  /** Where the state file lives: the machine's filesystem unless given (the simulator's in memory). */
+  readonly files?: AgentFiles;
   /**
    * Unallocatable indices that live in another namespace on purpose (the gateway TAP in the
    * gateway namespace): never reported missing, shown there in the port map.
@@ -96,7 +99,7 @@ export class PoolAllocator {
 
   /** Loads the state file, reconciles it with the kernel and persists the result. */
   static async open(opts: OpenOptions): Promise<Result<{ allocator: PoolAllocator; report: ReconcileReport }, PoolStateError | IpCommandError>> {
-    const state = opts.state ? { ok: true as const, value: opts.state.value } : await readState(opts.stateFile);
+    const state = opts.state ? { ok: true as const, value: opts.state.value } : await readState(opts.stateFile, opts.files);
     if (!state.ok) return state;
     const allocator = new PoolAllocator(opts);
     const dropped = allocator.load(state.value);
@@ -231,12 +234,16 @@ export class PoolAllocator {
   /** Writes are chained so renames land in call order; each writes the state as it is then. */
   private persist(): Promise<Result<void, PoolStateError>> {
     const next = this.writes.then(() =>
-      writeState(this.opts.stateFile, {
-        version: 1,
-        prefix: this.opts.pool.prefix,
-        size: this.size,
-        allocations: this.allocations(),
-      }),
+      writeState(
+        this.opts.stateFile,
+        {
+          version: 1,
+          prefix: this.opts.pool.prefix,
+          size: this.size,
+          allocations: this.allocations(),
+        },
+        this.opts.files,
+      ),
     );
     this.writes = next;
     return next;

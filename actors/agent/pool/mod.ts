@@ -9,5 +9,6 @@ export { execIp, checkName, type IpRunner } from './ip.js';
 export { checkPoolSize } from './size.js';
 export { createPool, checkPoolOptions, MAX_IFNAME, type CreatePoolOptions, type CreatePoolReport } from './setup.js';
 export { discoverPool, validatePool, listLinks, poolName, type DiscoveredPool, type LinkInfo } from './discover.js';
-export { readState, writeState, writeJsonAtomic, type PoolState } from './state-file.js';
+export { readState, writeState, writeJsonAtomic, stateErrorCode, type PoolState } from './state-file.js';
+export { fsFiles, type AgentFiles, type ReplaceOptions } from './files.js';
 export * from './allocator.js';

@@ -5,11 +5,10 @@
  * a reboot the pool is created afresh and every pod re-added), while a process crash never loses
  * what is in the page cache; two fsyncs were ~2 ms of every pod's ADD for nothing.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { err, ok, toError, type Result } from '../../../core/result.js';
 import { PoolStateError } from './errors.js';
+import { fsFiles, type AgentFiles } from './files.js';
 
 const allocationSchema = z.object({
   index: z.number().int().min(0),
@@ -40,22 +39,20 @@ const stateSchema = z.object({
 /** What the file holds. */
 export type PoolState = z.infer<typeof stateSchema>;
 
-let tmpCounter = 0;
-
 /**
  * Reads the state; a missing file is an empty state (`undefined`), a corrupt one an error.
  *
  * @example
  * const s = await readState('/var/lib/infra-offload/pool.json');
  */
-export async function readState(path: string): Promise<Result<PoolState | undefined, PoolStateError>> {
-  let text: string;
+export async function readState(path: string, files: AgentFiles = fsFiles): Promise<Result<PoolState | undefined, PoolStateError>> {
+  let text: string | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    text = await files.readText(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
     return err(new PoolStateError(`cannot read ${path}`, { cause: e }));
   }
+  if (text === undefined) return ok(undefined);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -73,40 +70,36 @@ export async function readState(path: string): Promise<Result<PoolState | undefi
  * @example
  * await writeState(path, { version: 1, prefix: 'P4TAP_', size: 8, allocations: [] });
  */
-export function writeState(path: string, state: PoolState): Promise<Result<void, PoolStateError>> {
-  return writeJsonAtomic(path, state, { sync: false });
+export function writeState(path: string, state: PoolState, files: AgentFiles = fsFiles): Promise<Result<void, PoolStateError>> {
+  return writeJsonAtomic(path, state, { sync: false, files });
 }
 
 /**
- * Replaces a JSON file atomically: temp file, rename; with `sync` (the default) the file and its
- * directory are fsynced too, for state that must survive a power loss.
+ * Replaces a JSON file atomically (files.ts: temp file, rename on the real filesystem); with
+ * `sync` (the default) the file and its directory are fsynced too, for state that must survive a
+ * power loss. `files` is the filesystem (default the machine's; the simulator's in memory).
  *
  * @example
  * await writeJsonAtomic('/var/lib/infra-offload/portmap.json', { ports: [] }, { sync: false });
  */
-export async function writeJsonAtomic(path: string, value: unknown, options: { sync?: boolean } = {}): Promise<Result<void, PoolStateError>> {
-  const sync = options.sync ?? true;
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
+export async function writeJsonAtomic(path: string, value: unknown, options: { sync?: boolean; files?: AgentFiles } = {}): Promise<Result<void, PoolStateError>> {
+  const files = options.files ?? fsFiles;
   try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-      if (sync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    if (sync) {
-      const dir = await open(dirname(path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    }
+    await files.replace(path, `${JSON.stringify(value, null, 2)}\n`, { sync: options.sync ?? true, mode: 0o600 });
     return ok(undefined);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     return err(new PoolStateError(`cannot write ${path}: ${toError(e).message}`, { cause: e }));
   }
+}
+
+/**
+ * The errno code of a state error's cause (ENOSPC: the disk is full), if any.
+ *
+ * @example
+ * const r = await writeState(path, state);
+ * if (!r.ok && stateErrorCode(r.error) === 'ENOSPC') … // worth trying again later
+ */
+export function stateErrorCode(error: Error): string | undefined {
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+  return error instanceof PoolStateError && typeof code === 'string' ? code : undefined;
 }
