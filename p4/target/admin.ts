@@ -35,6 +35,12 @@ export class TargetCounters {
   delayedWrites = 0;
   /** Delayed writes whose caller gave up before they ran (not applied). */
   abandonedWrites = 0;
+  /**
+   * Deletes of learned connections the data plane had expired first (NOT_FOUND on an add-on-miss
+   * table): a race with ageing the controller cannot avoid, never a sign of a wrong shadow, so
+   * never in updatesFailed / failedByCode.
+   */
+  learnedGone = 0;
 
   update(type: string, code: number): void {
     if (code !== Code.OK) {
@@ -97,6 +103,7 @@ export function adminImplementation(counters: TargetCounters, program: (deviceId
         injectedFailures: counters.injectedFailures,
         delayedWrites: counters.delayedWrites,
         abandonedWrites: counters.abandonedWrites,
+        learnedGone: counters.learnedGone,
       });
     },
     SetFaults: (call: ServerUnaryCall<Req, unknown>, cb: sendUnaryData<unknown>) => {

@@ -175,7 +175,15 @@ export class ModelProgram implements TargetProgram {
   private readonly out: OutFrame = { port: 0, length: 0, bytes: new Uint8Array(16384) };
   private agedAt = 0;
 
-  constructor(readonly model: Pipeline) {}
+  private readonly learned: ReadonlySet<number>;
+
+  constructor(readonly model: Pipeline) {
+    this.learned = new Set(model.info.tables.filter((t) => t.addOnMiss).map((t) => t.id));
+  }
+
+  learnedTable(tableId: number): boolean {
+    return this.learned.has(tableId);
+  }
 
   forward(port: number, frame: Uint8Array): number {
     return this.model.process(port, frame, frame.length, this.out);

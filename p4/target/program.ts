@@ -53,5 +53,7 @@ export interface TargetProgram {
   forwarded?(): Uint8Array;
   /** Stamps what follows with the current time, and every so often expires idle learned flows. */
   tick?(): void;
+  /** Whether the data plane itself adds and expires the table's entries (add-on-miss: learned connections). */
+  learnedTable?(tableId: number): boolean;
   stats(): ProgramStats;
 }

@@ -27,7 +27,7 @@ import { ReadChunker } from './lean-read.js';
 import { LeanWrite } from './lean-write.js';
 import type { TargetProgram, WireEntity } from './program.js';
 import { handleStream, type StreamCall, type StreamContext } from './stream.js';
-import { applyUpdates, UPDATE_TYPES } from './write-apply.js';
+import { applyUpdates, tableIdOf, UPDATE_TYPES } from './write-apply.js';
 import { Code, isMalformed, p4RuntimeServiceDefinition, u64, uint128, writeFailure, type UpdateStatus } from './wire.js';
 import type { P4Info } from '../p4info.js';
 import type { ReloadingCertificates } from './cert-reload.js';
@@ -286,12 +286,12 @@ export class P4RuntimeServer {
     const failure = faults?.injecting();
     const { statuses, types } = applyUpdates(program, req, atomicity === 1, failure && faults ? faults.inject : undefined);
     this.counters.writeRpcs++;
-    if (failure) return this.countInjected(statuses, types, failure, atomicity === 1, cb);
+    if (failure) return this.countInjected(program, req, statuses, types, failure, atomicity === 1, cb);
     let ok = true;
     for (let i = 0; i < statuses.length; i++) {
       const code = statuses[i]!.code;
-      this.counters.update(UPDATE_TYPES[types[i]!] ?? '', code);
       if (code !== Code.OK) ok = false;
+      this.count(program, req, i, types[i]!, code);
     }
     if (ok) return cb(null, {});
     cb(writeFailure(statuses));
@@ -302,17 +302,29 @@ export class P4RuntimeServer {
    * ROLLBACK_ON_ERROR, those rolled back with them) apart from genuine failures, so checks on
    * failed_by_code (duplicate writes) see only what the program itself refused.
    */
-  private countInjected(statuses: readonly UpdateStatus[], types: readonly number[], failure: UpdateStatus, rollback: boolean, cb: Reply): void {
+  private countInjected(program: TargetProgram, req: Msg | LeanWrite, statuses: readonly UpdateStatus[], types: readonly number[], failure: UpdateStatus, rollback: boolean, cb: Reply): void {
     const injectedBatch = rollback && statuses.includes(failure);
     let allOk = true;
     for (let i = 0; i < statuses.length; i++) {
       const s = statuses[i]!;
       if (s.code !== Code.OK) allOk = false;
       if (s === failure || (injectedBatch && s.code !== Code.OK)) this.counters.injectedFailures++;
-      else this.counters.update(UPDATE_TYPES[types[i]!] ?? '', s.code);
+      else this.count(program, req, i, types[i]!, s.code);
     }
     if (allOk) return cb(null, {});
     cb(writeFailure(statuses));
+  }
+
+  /** Counts update `i`; a delete of a learned connection the data plane expired first is counted apart. */
+  private count(program: TargetProgram, req: Msg | LeanWrite, i: number, type: number, code: number): void {
+    if (code === Code.NOT_FOUND && UPDATE_TYPES[type] === 'DELETE') {
+      const table = tableIdOf(req, i);
+      if (table !== undefined && program.learnedTable?.(table)) {
+        this.counters.learnedGone++;
+        return;
+      }
+    }
+    this.counters.update(UPDATE_TYPES[type] ?? '', code);
   }
 
   private read(call: ReadCall): void {

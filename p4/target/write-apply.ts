@@ -42,6 +42,17 @@ export function applyUpdates(program: TargetProgram, req: Msg | LeanWrite, rollb
   return { statuses: rollback ? allOrNothing(types.length, at) : each(types.length, at), types };
 }
 
+/** The table update `i` of a request names (undefined for other entities), for the counters of a failed update. */
+export function tableIdOf(req: Msg | LeanWrite, i: number): number | undefined {
+  if (req instanceof LeanWrite) {
+    const e = req.entities[i];
+    return e && 'tableEntry' in e ? e.tableEntry.tableId : undefined;
+  }
+  const updates = Array.isArray(req.updates) ? (req.updates as Msg[]) : [];
+  const entry = (updates[i]?.entity as { table_entry?: { table_id?: unknown } } | undefined)?.table_entry;
+  return entry ? Number(entry.table_id ?? 0) : undefined;
+}
+
 function applier(program: TargetProgram, req: Msg | LeanWrite): { at: ApplyAt; types: readonly number[] } {
   if (req instanceof LeanWrite) {
     const decoded = program.applyDecoded?.bind(program);

@@ -39,6 +39,7 @@ interface Stats {
   injectedFailures: number;
   delayedWrites: number;
   abandonedWrites: number;
+  learnedGone: number;
   tableEntries: number;
 }
 
@@ -103,6 +104,17 @@ describe('target write faults (TargetAdmin.SetFaults)', function () {
     expect(after.injectedFailures - before.injectedFailures).to.equal(20);
     expect(after.updatesFailed, 'not a genuine failure').to.equal(before.updatesFailed);
     expect(after.failedByCode).to.deep.equal(before.failedByCode);
+  });
+
+  it('counts a delete of a learned connection the data plane had already expired apart from genuine failures; a missing programmed entry is still NOT_FOUND', async () => {
+    const before = await stats();
+    const ctForward = info.tableByName('MainControlImpl.ct_forward');
+    const gone = { table_entry: { table_id: ctForward.id, match: [b(10, 244, 0, 10), b(10, 96, 0, 10), b(17), b(4, 0), b(0, 53)].map((v, i) => ({ field_id: i + 1, exact: { value: v } })) } };
+    const e = (await write([{ type: 'DELETE', entity: gone }, { type: 'DELETE', entity: keyOf(9999) }])) as P4RuntimeError;
+    expect(e.details.map((d) => d.canonical_code)).to.deep.equal([5, 5]);
+    const after = await stats();
+    expect(after.learnedGone - (before.learnedGone ?? 0), 'the learned one').to.equal(1);
+    expect((after.failedByCode['5'] ?? 0) - (before.failedByCode['5'] ?? 0), 'the programmed one only').to.equal(1);
   });
 
   it('fails a seeded, replayable share of updates; genuine failures beside them are counted as before', async () => {
