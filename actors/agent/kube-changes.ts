@@ -8,6 +8,9 @@
  * - Deletes go first, then upserts; a port key that another service now claims is not deleted
  *   (a ClusterIP freed by one service and taken by another in the same burst).
  * - Nothing is forgotten on failure: a service stays pending until `commit` says it is written.
+ * - A change recorded while the service's last change is being written is kept, whatever it is:
+ *   comparing it with the shadow before that write lands would drop it (an upsert in flight, then
+ *   a delete back to "nothing was written" — the delete was lost).
  *
  * @example
  * const t = new ServiceChangeTracker();
@@ -32,6 +35,8 @@ export class ServiceChangeTracker {
   private readonly written = new Map<string, readonly ServicePort[]>();
   /** What the service should become, only while it differs from `written`. */
   private readonly pending = new Map<string, readonly ServicePort[]>();
+  /** The changes handed out by the last `changes()` and not committed yet. */
+  private readonly inflight = new Map<string, readonly ServicePort[]>();
 
   /** Services with a change not yet written. */
   get pendingCount(): number {
@@ -51,7 +56,8 @@ export class ServiceChangeTracker {
   /** Records the desired ports of a service ([] when it is gone or has nothing to offload). */
   record(service: string, ports: readonly ServicePort[]): void {
     const wanted = canonical(ports);
-    if (samePorts(wanted, this.written.get(service) ?? [])) this.pending.delete(service);
+    if (this.inflight.has(service)) this.pending.set(service, wanted);
+    else if (samePorts(wanted, this.written.get(service) ?? [])) this.pending.delete(service);
     else this.pending.set(service, wanted);
   }
 
@@ -66,7 +72,9 @@ export class ServiceChangeTracker {
     for (const [id, ports] of this.written) if (!this.pending.has(id)) for (const p of ports) claimed.set(serviceKeyText(p), id);
     for (const [id, ports] of this.pending) for (const p of ports) claimed.set(serviceKeyText(p), id);
     const out: ServiceChange[] = [];
+    this.inflight.clear();
     for (const [service, ports] of this.pending) {
+      this.inflight.set(service, ports);
       const before = new Map((this.written.get(service) ?? []).map((p) => [serviceKeyText(p), p]));
       const after = new Set(ports.map(serviceKeyText));
       // A port whose content equals what was written still goes out when it is all that is
@@ -85,6 +93,7 @@ export class ServiceChangeTracker {
   commit(change: ServiceChange): void {
     if (change.ports.length === 0) this.written.delete(change.service);
     else this.written.set(change.service, change.ports);
+    this.inflight.delete(change.service);
     const newer = this.pending.get(change.service);
     if (newer === change.ports || (newer !== undefined && samePorts(newer, change.ports))) this.pending.delete(change.service);
   }

@@ -207,4 +207,28 @@ describe('agent: record changes, then sync (kube-changes, kube-sync)', () => {
     t.record('default/web', [port('web', 10, 2)]);
     expect(t.changes().map((c) => [c.upserts.length, c.deletes.map(serviceKeyText)])).to.deep.equal([[0, ['10.96.0.10:443/TCP']]]);
   });
+
+  it('the tracker: a service deleted while its first upsert is being written is deleted next (found by the in-process simulator)', () => {
+    const t = new ServiceChangeTracker();
+    t.record('default/web', [port('web', 10, 2)]);
+    const [upsert] = t.changes();
+    // The API deletes the service before the manager answered the upsert.
+    t.record('default/web', []);
+    t.commit(upsert!);
+    const next = t.changes();
+    expect(next.map((c) => [c.service, c.upserts.length, c.deletes.map(serviceKeyText)])).to.deep.equal([['default/web', 0, ['10.96.0.10:80/TCP']]]);
+    t.commit(next[0]!);
+    expect(t.pendingCount).to.equal(0);
+    expect(t.writtenPorts()).to.deep.equal([]);
+  });
+
+  it('the tracker: a change back to what is in flight is dropped once that write lands', () => {
+    const t = new ServiceChangeTracker();
+    t.record('default/web', [port('web', 10, 2)]);
+    const [first] = t.changes();
+    t.record('default/web', [port('web', 10, 3)]);
+    t.record('default/web', [port('web', 10, 2)]);
+    t.commit(first!);
+    expect(t.pendingCount).to.equal(0);
+  });
 });
