@@ -154,21 +154,53 @@ const streamLogic = fromCallback<SessionEvent, { client: P4RuntimeLink; deviceId
   };
 });
 
+/** The link with its Write RPCs counted, so that a stopping session can wait for those under way. */
+interface TrackedLink extends P4RuntimeLink {
+  /** Resolves once every Write sent so far has settled. */
+  idle(): Promise<void>;
+}
+
+function tracked(link: P4RuntimeLink): TrackedLink {
+  const pending = new Set<Promise<unknown>>();
+  return {
+    getPipeline: (r) => link.getPipeline(r),
+    setPipeline: (r) => link.setPipeline(r),
+    read: (r) => link.read(r),
+    write: (r) => {
+      const p = link.write(r);
+      pending.add(p);
+      const done = (): void => void pending.delete(p);
+      p.then(done, done);
+      return p;
+    },
+    openStream: () => link.openStream(),
+    close: () => link.close(),
+    idle: () => Promise.allSettled([...pending]).then(() => undefined),
+  };
+}
+
 export const sessionLogic = setup({
   types: { context: {} as SessionContext, events: {} as SessionEvent, input: {} as SessionInput },
   actors: {
     stream: streamLogic,
     connect: fromPromise<P4RuntimeLink, { address: string; tls: ClientTls | undefined; timeouts: CallTimeouts | undefined; connect: (() => Promise<P4RuntimeLink>) | undefined }>(async ({ input }) => {
-      if (input.connect) return input.connect();
+      if (input.connect) return tracked(await input.connect());
       const client = new P4RuntimeClient(input.address, input.tls, input.timeouts);
       try {
         await client.waitReady(3000);
-        return client;
+        return tracked(client);
       } catch (e) {
         client.close();
         throw e;
       }
     }),
+    /**
+     * A stopping session lets the writes it sent settle (within the supervisor's shutdown time)
+     * before it closes: the target may be holding one (slow writes), and a session started after
+     * this one (the leader subtree restarted with the same epoch) must not read the device before
+     * that write lands and then insert the same entry again (ALREADY_EXISTS, found in-process).
+     */
+    drain: fromPromise<void, P4RuntimeLink | undefined>(({ input }) => (input as TrackedLink | undefined)?.idle?.() ?? Promise.resolve()),
     pipeline: fromPromise<boolean, SessionContext>(async ({ input }) => ensurePipeline(target(input), input.pipeline, input.logger)),
     reconcile: fromPromise<{ counts: WriteCounts; shadow: Map<string, Keyed> }, SessionContext>(async ({ input }) => {
       const stopwatch = input.stopwatch ?? (() => performance.now());
@@ -256,7 +288,7 @@ export const sessionLogic = setup({
     lastError: undefined,
   }),
   initial: 'connecting',
-  on: { [SHUTDOWN_EVENT.type]: '.stopped', 'desired.changed': { actions: assign({ dirty: true }) } },
+  on: { [SHUTDOWN_EVENT.type]: '.draining', 'desired.changed': { actions: assign({ dirty: true }) } },
   states: {
     connecting: {
       invoke: {
@@ -355,6 +387,7 @@ export const sessionLogic = setup({
       entry: ['closeClient', ({ context }) => context.logger.warn({ attempt: context.attempts, error: context.lastError }, 'P4Runtime session down: reconnecting')],
       after: { backoff: 'connecting' },
     },
+    draining: { invoke: { src: 'drain', input: ({ context }) => context.client, onDone: 'stopped', onError: 'stopped' } },
     stopped: { entry: 'closeClient', type: 'final' },
   },
 });
