@@ -1,6 +1,6 @@
 /**
  * npm run simulate -- --seed S --nodes N --duration T --faults all|<comma list>|none
- *                     [--mode process] [--report out.html] [--events out.jsonl] [--broken <mode>]
+ *                     [--mode process|inproc] [--pods P] [--report out.html] [--events out.jsonl] [--broken <mode>]
  * npm run simulate:soak -- [--seeds 20] [--first-seed 1] [--nodes 5] [--duration 40] [--faults all]
  *
  * The fault-injection simulator (docs/simulator.md): a cluster of real processes (nats-server,
@@ -8,7 +8,10 @@
  * synthetic kernel), a seeded workload and fault schedule, invariants checked during and after
  * the run. A progress bar while it runs (on a terminal), the violations and the replay command
  * when it fails, the HTML report with --report, and as the last line
- * {"simulate":"ok"|"fail","seed":S,"mode":"process","nodes":N,"faults":F,"violations":V,"converge_p99_s":…}.
+ * {"simulate":"ok"|"fail","seed":S,"mode":"process"|"inproc","nodes":N,"faults":F,"violations":V,"converge_p99_s":…}.
+ * `--mode inproc` runs the same plan in this process on an injected clock (simulations/inproc/):
+ * up to 200 nodes, `--pods P` pods per node at the start (100 for the scale run), and the same
+ * seed gives the same event log byte for byte.
  * Exit 0 when every invariant held, 1 when one did not, 2 for bad options or a run that could not
  * be carried out.
  *
@@ -21,10 +24,12 @@ import { progressBar } from './fuzz/harness.js';
 import { renderReport } from './report/html.js';
 import { parseBroken, type BrokenMode } from './cluster/broken.js';
 import { parseFaultList, type FaultKind } from './cluster/fault-kinds.js';
-import { simulate, type SimulateResult } from './cluster/simulate.js';
+import type { SimulateResult } from './cluster/simulate.js';
+import { BROKEN_ENV } from './cluster/broken.js';
 
 const USAGE =
-  'usage: npm run simulate -- --seed S --nodes N --duration T --faults all|<kind,kind…>|none [--mode process] [--report out.html] [--events out.jsonl] [--broken ids-double-allocate]\n' +
+  'usage: npm run simulate -- --seed S --nodes N --duration T --faults all|<kind,kind…>|none [--mode process|inproc] [--pods P] [--report out.html] [--events out.jsonl] [--broken ids-double-allocate]\n' +
+  '       (in-process debugging: --trace-logs <process prefix, e.g. node-3/agent> --trace-bus <text in subject or connection>)\n' +
   '       npm run simulate -- --soak [--seeds 20] [--first-seed 1] [--nodes 5] [--duration 40] [--faults all]';
 
 function fail(message: string): never {
@@ -41,6 +46,9 @@ try {
       duration: { type: 'string', default: '40' },
       faults: { type: 'string', default: 'all' },
       mode: { type: 'string', default: 'process' },
+      pods: { type: 'string' },
+      'trace-logs': { type: 'string' },
+      'trace-bus': { type: 'string' },
       report: { type: 'string' },
       events: { type: 'string' },
       broken: { type: 'string' },
@@ -58,7 +66,19 @@ const intOf = (name: string): number => {
   if (!Number.isSafeInteger(v)) fail(`--${name}: an integer`);
   return v;
 };
-if (values.mode !== 'process') fail(`--mode ${String(values.mode)}: only process mode is built (the in-process mode comes later)`);
+if (values.mode !== 'process' && values.mode !== 'inproc') fail(`--mode ${String(values.mode)}: process or inproc`);
+const inproc = values.mode === 'inproc';
+if (!inproc && values.pods !== undefined) fail('--pods: in-process mode only');
+if (!inproc && (values['trace-logs'] !== undefined || values['trace-bus'] !== undefined)) fail('--trace-logs, --trace-bus: in-process mode only');
+const trace =
+  values['trace-logs'] !== undefined || values['trace-bus'] !== undefined
+    ? {
+        ...(values['trace-logs'] !== undefined ? { logs: String(values['trace-logs']) } : {}),
+        ...(values['trace-bus'] !== undefined ? { bus: String(values['trace-bus']) } : {}),
+        out: (line: string) => console.error(line),
+      }
+    : undefined;
+const pods = values.pods === undefined ? undefined : intOf('pods');
 const kinds = parseFaultList(String(values.faults));
 if (!kinds.ok) fail(kinds.error.message);
 let broken: BrokenMode | undefined;
@@ -68,6 +88,11 @@ if (values.broken !== undefined) {
   broken = b.value;
 }
 const nodes = intOf('nodes');
+// A planted bug is read from the environment when the code that has it loads: in-process, that is
+// this process, so it is set before the simulator (and the trees) are imported.
+if (inproc && broken) process.env[BROKEN_ENV] = broken;
+const { simulate } = await import('./cluster/simulate.js');
+const { simulateInproc } = await import('./inproc/inproc-simulate.js');
 const durationS = Number(values.duration);
 
 const controller = new AbortController();
@@ -81,7 +106,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 /** One seed, printed as the brief asks; resolves with the result (undefined if it could not run). */
 async function one(seed: number, options: { report?: string; events?: string; quiet?: boolean }): Promise<SimulateResult | undefined> {
   const bar = options.quiet ? undefined : progressBar(`seed ${seed}`, 100);
-  const r = await simulate({
+  const common = {
+    seed,
+    nodes,
+    durationS,
+    faults: kinds.ok ? kinds.value : ([] as FaultKind[]),
+    faultsText: String(values.faults),
+    onProgress: (f: number) => bar?.(Math.round(f * 100)),
+    signal: controller.signal,
+  };
+  const r = inproc
+    ? await simulateInproc({ ...common, ...(pods !== undefined ? { podsPerNode: pods } : {}), ...(trace ? { trace } : {}), ...(broken ? { broken } : {}) }).then(async (x) => {
+        if (x.ok && options.events) await writeFile(options.events, x.value.eventLog);
+        return x.ok ? { ok: true as const, value: { ...x.value, eventsFile: options.events } } : x;
+      })
+    : await simulate({
     seed,
     nodes,
     durationS,
@@ -132,7 +171,7 @@ if (values.soak) {
   for (let s = first; s < first + seeds && !controller.signal.aborted; s++) {
     const v = await one(s, { quiet: true });
     if (!v || v.summary.simulate !== 'ok') failed.push(s);
-    console.log(JSON.stringify(v?.summary ?? { simulate: 'fail', seed: s, mode: 'process', nodes, error: 'the run could not be carried out' }));
+    console.log(JSON.stringify(v?.summary ?? { simulate: 'fail', seed: s, mode: values.mode, nodes, error: 'the run could not be carried out' }));
   }
   const minutes = Math.round((Date.now() - t0) / 600) / 100;
   console.log(JSON.stringify({ simulate_soak: failed.length === 0 ? 'ok' : 'fail', seeds, failed, minutes }));
@@ -141,7 +180,7 @@ if (values.soak) {
   const seed = intOf('seed');
   const v = await one(seed, { ...(values.report ? { report: String(values.report) } : {}), ...(values.events ? { events: String(values.events) } : {}) });
   if (!v) {
-    console.log(JSON.stringify({ simulate: 'fail', seed, mode: 'process', nodes, faults: 0, violations: 0, converge_p99_s: null, error: 'the run could not be carried out' }));
+    console.log(JSON.stringify({ simulate: 'fail', seed, mode: values.mode, nodes, faults: 0, violations: 0, converge_p99_s: null, error: 'the run could not be carried out' }));
     process.exit(2);
   }
   console.log(JSON.stringify(v.summary));
