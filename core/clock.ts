@@ -44,7 +44,8 @@ export const systemClock: Clock = new SystemClock();
 interface ManualTimer {
   readonly id: number;
   readonly due: number;
-  readonly fn: () => void;
+  /** Dropped when the timer is cleared: a cleared timer waits in the heap until its time, its closure must not. */
+  fn: (() => void) | undefined;
 }
 
 /** Earlier due first; ties in creation order. */
@@ -56,14 +57,15 @@ const before = (a: ManualTimer, b: ManualTimer): boolean => a.due < b.due || (a.
  * that chains on timers (backoff → restart → next timer) progresses as it would in real time.
  *
  * Timers live in a binary heap (the in-process simulator keeps thousands pending and fires
- * millions); a cleared timer is only marked, and skipped when it comes up.
+ * millions); a cleared timer is only marked, and skipped when it comes up — without its closure,
+ * which would otherwise keep what it refers to (a stopped actor, a closed watch) alive until then.
  */
 export class ManualClock implements Clock {
   private current: number;
   private nextId = 1;
   private readonly heap: ManualTimer[] = [];
-  /** Ids of timers set and neither fired nor cleared. */
-  private readonly live = new Set<number>();
+  /** Timers set and neither fired nor cleared, by id. */
+  private readonly live = new Map<number, ManualTimer>();
 
   constructor(start = 0) {
     this.current = start;
@@ -75,14 +77,18 @@ export class ManualClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: ManualTimer = { id: this.nextId++, due: this.current + Math.max(0, ms), fn };
-    this.live.add(timer.id);
+    this.live.set(timer.id, timer);
     this.push(timer);
     return { id: timer.id };
   }
 
   clearTimeout(handle: TimerHandle): void {
     const id = (handle as { id?: number }).id;
-    if (typeof id === 'number') this.live.delete(id);
+    if (typeof id !== 'number') return;
+    const timer = this.live.get(id);
+    if (!timer) return;
+    timer.fn = undefined;
+    this.live.delete(id);
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -109,7 +115,9 @@ export class ManualClock implements Clock {
       this.pop();
       this.live.delete(next.id);
       this.current = Math.max(this.current, next.due);
-      next.fn();
+      const fn = next.fn;
+      next.fn = undefined;
+      fn?.();
       await settle();
     }
     this.current = target;
