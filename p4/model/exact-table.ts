@@ -45,21 +45,28 @@ export class ExactTable {
   readonly paramWords: number;
   /** Maximum number of entries (the P4Info size). */
   readonly size: number;
+  /**
+   * Entry records allocated so far: tables start small and double (up to `size`) when full, so a
+   * target holds memory for what it holds, not for 2 × 262,144-entry connection tables it may
+   * never fill (44 MB per target before; 100 targets run in one in-process simulation). The
+   * arrays below are replaced when the table grows: read them through the table, never keep them.
+   */
+  allocated: number;
   /** Scratch key for find()/insert(), filled by the caller. */
   readonly key: Uint32Array;
-  readonly slots: Uint32Array;
+  slots: Uint32Array;
   /** Entry records: recStride words each, [key | meta | ref | params]. */
-  readonly rec: Uint32Array;
+  rec: Uint32Array;
   readonly recStride: number;
-  readonly lastHit: Float64Array;
+  lastHit: Float64Array;
   /** Dense list of learned entries (for the ager), and each entry's position in it (-1: none). */
-  readonly learnedList: Int32Array;
-  readonly learnedPos: Int32Array;
+  learnedList: Int32Array;
+  learnedPos: Int32Array;
   learnedCount = 0;
   count = 0;
-  private readonly live8: Uint8Array;
-  private readonly mask: number;
-  private readonly free: Int32Array;
+  private live8: Uint8Array;
+  private mask: number;
+  private free: Int32Array;
   private freeTop: number;
   /** Where the last missed find() stopped (the empty slot its key would go to) and its hash. */
   private missSlot = -1;
@@ -76,20 +83,57 @@ export class ExactTable {
     this.words = Math.max(1, keyWords(this.fields));
     this.paramWords = Math.max(1, maxParamWords(this.actions));
     this.size = Math.max(1, table.size || 1024);
-    let capacity = 16;
-    while (capacity < this.size * 2) capacity *= 2;
-    this.mask = capacity - 1;
+    this.allocated = Math.min(this.size, INITIAL_ENTRIES);
     this.key = new Uint32Array(this.words);
-    this.slots = new Uint32Array(capacity * 2);
     this.recStride = this.words + 2 + this.paramWords;
-    this.rec = new Uint32Array(this.size * this.recStride);
-    this.lastHit = new Float64Array(this.size);
-    this.live8 = new Uint8Array(this.size);
-    this.learnedList = new Int32Array(this.size);
-    this.learnedPos = new Int32Array(this.size).fill(-1);
-    this.free = new Int32Array(this.size);
-    for (let i = 0; i < this.size; i++) this.free[i] = this.size - 1 - i;
-    this.freeTop = this.size;
+    this.mask = capacityFor(this.allocated) - 1;
+    this.slots = new Uint32Array((this.mask + 1) * 2);
+    this.rec = new Uint32Array(this.allocated * this.recStride);
+    this.lastHit = new Float64Array(this.allocated);
+    this.live8 = new Uint8Array(this.allocated);
+    this.learnedList = new Int32Array(this.allocated);
+    this.learnedPos = new Int32Array(this.allocated).fill(-1);
+    this.free = new Int32Array(this.allocated);
+    for (let i = 0; i < this.allocated; i++) this.free[i] = this.allocated - 1 - i;
+    this.freeTop = this.allocated;
+  }
+
+  /**
+   * Doubles the allocation (up to `size`): records copied, the new indices on the free list
+   * (lowest first), the slots rehashed into a table twice the entries. Only when the free list is
+   * empty, so no free index is lost.
+   */
+  private grow(): void {
+    const from = this.allocated;
+    const to = Math.min(this.size, from * 2);
+    const copy = <T extends Uint32Array | Float64Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T, per = 1): T => {
+      const out = make(to * per);
+      out.set(old);
+      return out;
+    };
+    this.rec = copy(this.rec, (n) => new Uint32Array(n), this.recStride);
+    this.lastHit = copy(this.lastHit, (n) => new Float64Array(n));
+    this.live8 = copy(this.live8, (n) => new Uint8Array(n));
+    this.learnedList = copy(this.learnedList, (n) => new Int32Array(n));
+    this.learnedPos = copy(this.learnedPos, (n) => new Int32Array(n));
+    this.learnedPos.fill(-1, from);
+    this.free = new Int32Array(to);
+    for (let i = 0; i < to - from; i++) this.free[i] = to - 1 - i;
+    this.freeTop = to - from;
+    const old = this.slots;
+    const mask = capacityFor(to) - 1;
+    const slots = new Uint32Array((mask + 1) * 2);
+    for (let b = 0; b < old.length; b += 2) {
+      if (old[b] === 0) continue;
+      const h = old[b + 1]!;
+      let i = h & mask;
+      while (slots[i << 1] !== 0) i = (i + 1) & mask;
+      slots[i << 1] = old[b]!;
+      slots[(i << 1) + 1] = h;
+    }
+    this.slots = slots;
+    this.mask = mask;
+    this.allocated = to;
   }
 
   /** Index of a key field by name; throws if absent (the P4Info does not fit the model). */
@@ -216,7 +260,12 @@ export class ExactTable {
 
   /** Inserts `key` right after a find() that missed with the same key and no write in between. */
   insertAfterMiss(): number {
-    if (this.freeTop === 0) return INSERT_FULL;
+    if (this.freeTop === 0) {
+      if (this.allocated === this.size) return INSERT_FULL;
+      this.grow();
+      // The slot the miss stopped at moved with the rehash: find it again (the key is unchanged).
+      this.findFrom(this.missHash);
+    }
     const e = this.free[--this.freeTop]!;
     const b = e * this.recStride;
     this.rec.fill(0, b, b + this.recStride);
@@ -253,7 +302,7 @@ export class ExactTable {
 
   /** Whether entry index `e` holds an entry. */
   live(e: number): boolean {
-    return e >= 0 && e < this.size && this.live8[e] === 1;
+    return e >= 0 && e < this.allocated && this.live8[e] === 1;
   }
 
   /** Copies entry e's key words into `out` (for reads and events). */
@@ -317,6 +366,16 @@ export class ExactTable {
     this.learnedPos[last] = p;
     this.learnedPos[e] = -1;
   }
+}
+
+/** Records a table starts with (it doubles from there up to its P4Info size). */
+const INITIAL_ENTRIES = 1024;
+
+/** Slots for `entries`: a power of two at least four times as many (load ≤ 0.25: short probe runs for the misses every new flow makes). */
+function capacityFor(entries: number): number {
+  let capacity = 16;
+  while (capacity < entries * 4) capacity *= 2;
+  return capacity;
 }
 
 function or(k: Uint32Array, i: number, v: number): void {

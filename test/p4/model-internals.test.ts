@@ -74,6 +74,63 @@ describe('P4 model internals: hash table, CRC32, checksums, bytestrings, key lay
     expect(t.entries()).to.have.length(ref.size);
   });
 
+  it('starts a table small and doubles it as it fills, keeping every entry, its data and its place, up to the P4Info size', () => {
+    const info = loadP4Info();
+    const t = new ExactTable(info, info.tableByName('MainControlImpl.ct_forward'));
+    t.bind(['hdr.ipv4.src_addr', 'hdr.ipv4.dst_addr', 'hdr.ipv4.protocol', 'meta.l4_src_port', 'meta.l4_dst_port']);
+    expect(t.size).to.equal(262_144);
+    expect(t.allocated).to.equal(1024);
+    const key = (i: number): void => t.setKey5(0x0af40000 + (i >> 16), 0x0a60000a, 6, i & 0xffff, 80);
+    const grown: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      key(i);
+      const before = t.allocated;
+      const e = t.insert();
+      expect(e, `insert ${i}`).to.be.at.least(0);
+      t.rec[t.paramBase(e)] = i;
+      t.lastHit[e] = i;
+      if (i % 7 === 0) t.markLearned(e);
+      if (t.allocated !== before) grown.push(i);
+    }
+    expect(grown).to.deep.equal([1024, 2048, 4096]);
+    expect(t.allocated).to.equal(8192);
+    for (let i = 0; i < 5000; i++) {
+      key(i);
+      const e = t.find();
+      expect(t.rec[t.paramBase(e)], `entry ${i}`).to.equal(i);
+      expect(t.lastHit[e]).to.equal(i);
+    }
+    expect(t.learnedCount).to.equal(Math.ceil(5000 / 7));
+    // Removing and inserting again reuses indices before growing further.
+    for (let i = 0; i < 5000; i += 2) {
+      key(i);
+      t.remove(t.find());
+    }
+    for (let i = 5000; i < 7500; i++) {
+      key(i);
+      expect(t.insert()).to.be.at.least(0);
+    }
+    expect(t.allocated).to.equal(8192);
+    expect(t.entries()).to.have.length(5000);
+  });
+
+  it('refuses an insert into a full table once it has grown to its P4Info size', () => {
+    const raw = structuredClone(loadP4Info().raw) as { tables: { preamble: { name: string }; size: string }[] };
+    for (const tb of raw.tables) tb.size = '3000';
+    const info = parseP4Info(raw);
+    const t = new ExactTable(info, info.tableByName('MainControlImpl.ipv4_to_port'));
+    t.bind(['hdr.ipv4.dst_addr']);
+    for (let i = 0; i < 3000; i++) {
+      t.setKey1(i + 1);
+      expect(t.insert()).to.be.at.least(0);
+    }
+    expect(t.allocated).to.equal(3000);
+    t.setKey1(99_999);
+    expect(t.insert()).to.equal(INSERT_FULL);
+    t.setKey1(1);
+    expect(t.insert()).to.equal(INSERT_EXISTS);
+  });
+
   it('computes CRC-32 (IEEE) like the reference vectors, over (addr, port) as 6 bytes', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).to.equal(0xcbf43926);
     expect(crc32(new Uint8Array(0))).to.equal(0);
