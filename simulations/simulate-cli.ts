@@ -18,7 +18,8 @@
  * `--soak` runs seeds one after the other (each a fresh cluster) and prints one line per seed and
  * {"simulate_soak":"ok"|"fail","seeds":…,"failed":[…],"minutes":…} last.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { progressBar } from './fuzz/harness.js';
 import { renderReport } from './report/html.js';
@@ -151,6 +152,7 @@ async function one(seed: number, options: { report?: string; events?: string; qu
   if (restarts.length > 0) console.log(`  restarts: ${restarts.map((x) => `${x.actorKind} ${x.restarts}${x.escalations ? `/${x.escalations} esc` : ''}`).join(', ')}`);
   if (options.report) {
     try {
+      await mkdir(dirname(options.report), { recursive: true });
       await writeFile(options.report, await renderReport(v.report));
       console.log(`  report: ${options.report}`);
     } catch (e) {

@@ -96,6 +96,8 @@ export class InprocProcess<T extends { readonly supervisor: Supervisor }> {
     private readonly build: (p: { instanceId: string; clock: Clock; life: Incarnation; onDeath: () => void }) => T,
     /** Cuts what the stand-ins hold for a life: its bus connection, KV client, P4Runtime links. */
     private readonly sever: (p: InprocProcess<T>) => void,
+    /** Told of every death that a restart follows (the report's `process:<role>` restarts). */
+    private readonly onRestart?: (name: string) => void,
   ) {}
 
   get running(): boolean {
@@ -127,6 +129,7 @@ export class InprocProcess<T extends { readonly supervisor: Supervisor }> {
     void this.tree?.supervisor.stop().catch(() => undefined);
     if (this.stopping) return;
     this.restarts++;
+    this.onRestart?.(this.name);
     this.clock.setTimeout(() => this.start(), RESTART_AFTER_MS);
   }
 
@@ -281,6 +284,7 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
           for (const l of links.get(p.instanceId) ?? []) l.kill();
           links.delete(p.instanceId);
         },
+        (n) => logs.restarts.processRestart(n),
       );
     });
 
@@ -310,6 +314,7 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
         nats.kill(agentName);
         node.cni = undefined;
       },
+      (n) => logs.restarts.processRestart(n),
     );
 
     const runtime = cniDriver(async (method, bytes, deadlineMs) => {
@@ -344,6 +349,7 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
         ...runtime,
       },
       restartTarget: () => {
+        logs.restarts.processRestart(`${name}/target`);
         const old = node.target;
         node.target = newTarget();
         void old.close(0);
