@@ -126,8 +126,19 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     if (step.op === 'wait') return;
     try {
       const bytes = encodeLeaseRecord(step.record);
-      const revision = step.op === 'create' ? await kv.create(key, bytes) : await kv.update(key, bytes, step.revision);
-      view = afterStep(view, step, { ok: true, revision }, now);
+      let revision = step.op === 'create' ? await kv.create(key, bytes) : await kv.update(key, bytes, step.revision);
+      let taken = step;
+      if (step.op !== 'renew' && revision > step.record.epoch) {
+        // The epoch is the election id, so it must be above every id any holder of this node ever
+        // had. A holder's epoch never exceeds the revision its record was first written at, and
+        // revisions only grow — a purge of the key (lost KV state) hides its history, not the
+        // bucket's sequence. So a new holder takes the revision of its own write as its epoch:
+        // above every earlier one even when nothing of the key's past is left to read.
+        const record = { ...step.record, epoch: revision };
+        revision = await kv.update(key, encodeLeaseRecord(record), revision);
+        taken = { ...step, record };
+      }
+      view = afterStep(view, taken, { ok: true, revision }, now);
       holder = step.record.holder;
     } catch (e) {
       // Someone else wrote first (CAS), or the KV is unreachable: not the leader this round.
