@@ -132,7 +132,11 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
       ? leadership.startChild(leaderSpec(epoch))
       : leadership.terminateChild('leader').then(() => leadership.deleteChild('leader'));
     void change.then((r) => {
-      if (!r.ok && r.reason !== 'not_found') log.error({ reason: r.reason }, `cannot ${leading ? 'start' : 'stop'} the leader subtree`);
+      // already_present: still leading (the lease keeper restarted with the bus and took its own
+      // lease again, possibly at a higher epoch); the running subtree keeps its election id,
+      // which stays primary until someone bids above it — and anyone else must first win the lease.
+      if (!r.ok && r.reason === 'already_present') log.info({ epoch }, 'still leading: the leader subtree keeps running');
+      else if (!r.ok && r.reason !== 'not_found') log.error({ reason: r.reason }, `cannot ${leading ? 'start' : 'stop'} the leader subtree`);
     });
   };
 
