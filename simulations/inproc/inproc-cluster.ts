@@ -63,7 +63,7 @@ const LEASE_TTL_MS = 1500;
 const RESTART_AFTER_MS = 300;
 const STATE_DIR = '/var/lib/infra-agent';
 const DEVICE = 1;
-/** Pods-per-node above which every node's supervisor and session logs drop to warn (the scale run). */
+/** Clusters above this many nodes log only process starts and leadership (the supervisors' reports too below it). */
 const QUIET_ABOVE_NODES = 20;
 
 type Msg = Record<string, unknown>;
@@ -222,6 +222,7 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
     return life ? life.guard(make) : make();
   };
   const leaseRecords: ((node: string, record: ReturnType<typeof parseLeaseRecord>) => void)[] = [];
+  const kernelInits: (() => Promise<void>)[] = [];
 
   const nodes: InprocNode[] = plan.nodes.map((spec, index) => {
     const name = spec.name;
@@ -355,13 +356,15 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
         void old.close(0);
       },
     };
-    (node as { kernelInit?: () => Promise<void> }).kernelInit = async () => {
+    // Each node's kernel (its pool of TAPs) is made once, before anything starts: as the image a
+    // node boots from, not something a process does.
+    kernelInits.push(async () => {
       const opened = await SyntheticKernel.open({ storage: kernelStorage, seed: spec.kernelSeed });
       if (!opened.ok) throw opened.error;
       kernel = opened.value;
       const made = await bootstrapPool(kernel, { prefix: POOL_PREFIX, count: spec.pool, netns: agentConfig.pods!.poolNetns! });
       if (!made.ok) throw made.error;
-    };
+    });
     return node;
   });
 
@@ -392,7 +395,7 @@ export function startInprocCluster(o: InprocClusterOptions): InprocCluster {
   const start = async (): Promise<void> => {
     if (started) return;
     started = true;
-    for (const n of nodes) await (n as { kernelInit?: () => Promise<void> }).kernelInit?.();
+    for (const init of kernelInits) await init();
     for (const n of nodes) {
       kube.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name }, status: { addresses: [{ type: 'InternalIP', address: n.spec.nodeIp }] }, spec: { podCIDR: n.spec.podCidr, podCIDRs: [n.spec.podCidr] } });
       for (const m of n.managers) m.start();
