@@ -8,6 +8,9 @@
  * - Deletes go first, then upserts; a port key that another service now claims is not deleted
  *   (a ClusterIP freed by one service and taken by another in the same burst).
  * - Nothing is forgotten on failure: a service stays pending until `commit` says it is written.
+ * - A write that failed may have landed all the same (a request that timed out, its answer lost):
+ *   the ports it upserted stay "maybe written" until a later change is written, so that a delete
+ *   of the service still deletes them instead of comparing with an empty shadow.
  * - A change recorded while the service's last change is being written is kept, whatever it is:
  *   comparing it with the shadow before that write lands would drop it (an upsert in flight, then
  *   a delete back to "nothing was written" — the delete was lost).
@@ -37,6 +40,8 @@ export class ServiceChangeTracker {
   private readonly pending = new Map<string, readonly ServicePort[]>();
   /** The changes handed out by the last `changes()` and not committed yet. */
   private readonly inflight = new Map<string, readonly ServicePort[]>();
+  /** Ports a failed write may have written all the same, per service (port key → port). */
+  private readonly maybe = new Map<string, Map<string, ServicePort>>();
 
   /** Services with a change not yet written. */
   get pendingCount(): number {
@@ -56,7 +61,7 @@ export class ServiceChangeTracker {
   /** Records the desired ports of a service ([] when it is gone or has nothing to offload). */
   record(service: string, ports: readonly ServicePort[]): void {
     const wanted = canonical(ports);
-    if (this.inflight.has(service)) this.pending.set(service, wanted);
+    if (this.inflight.has(service) || this.maybe.has(service)) this.pending.set(service, wanted);
     else if (samePorts(wanted, this.written.get(service) ?? [])) this.pending.delete(service);
     else this.pending.set(service, wanted);
   }
@@ -75,12 +80,15 @@ export class ServiceChangeTracker {
     this.inflight.clear();
     for (const [service, ports] of this.pending) {
       this.inflight.set(service, ports);
-      const before = new Map((this.written.get(service) ?? []).map((p) => [serviceKeyText(p), p]));
+      const written = new Map((this.written.get(service) ?? []).map((p) => [serviceKeyText(p), p]));
+      // Deletes also cover what a failed write may have left; upserts are judged by what is known written.
+      const before = new Map(written);
+      for (const [k, p] of this.maybe.get(service) ?? []) if (!before.has(k)) before.set(k, p);
       const after = new Set(ports.map(serviceKeyText));
       // A port whose content equals what was written still goes out when it is all that is
       // pending (a forced resync); otherwise only the ports that differ.
       const resync = samePorts(ports, this.written.get(service) ?? []);
-      const upserts = ports.filter((p) => resync || !samePort(p, before.get(serviceKeyText(p))));
+      const upserts = ports.filter((p) => resync || !samePort(p, written.get(serviceKeyText(p))));
       const deletes = [...before.entries()]
         .filter(([k]) => !after.has(k) && (claimed.get(k) ?? service) === service)
         .map(([, p]) => ({ clusterIp: p.clusterIp, port: p.port, protocol: p.protocol }));
@@ -94,8 +102,20 @@ export class ServiceChangeTracker {
     if (change.ports.length === 0) this.written.delete(change.service);
     else this.written.set(change.service, change.ports);
     this.inflight.delete(change.service);
+    this.maybe.delete(change.service);
     const newer = this.pending.get(change.service);
     if (newer === change.ports || (newer !== undefined && samePorts(newer, change.ports))) this.pending.delete(change.service);
+  }
+
+  /**
+   * A change was not (wholly) written: it stays pending, and the ports it upserted may have
+   * landed anyway, so the next change of the service deletes them if it no longer wants them.
+   */
+  failed(change: ServiceChange): void {
+    if (change.upserts.length === 0) return;
+    const maybe = this.maybe.get(change.service) ?? new Map<string, ServicePort>();
+    for (const p of change.upserts) maybe.set(serviceKeyText(p), p);
+    this.maybe.set(change.service, maybe);
   }
 
   /** Every written port (for tests and the operator's view). */

@@ -171,7 +171,10 @@ export class ServiceSyncer {
     const upserts: Op[] = changes.flatMap((c) => c.upserts.map((p) => ({ service: c.service, upsert: p })));
     await inParallel(deletes, this.options.concurrency ?? 32, apply);
     await inParallel(upserts, this.options.concurrency ?? 32, apply);
-    for (const c of changes) if (!failed.has(c.service)) this.tracker.commit(c);
+    for (const c of changes) {
+      if (failed.has(c.service)) this.tracker.failed(c);
+      else this.tracker.commit(c);
+    }
     const result = { services: changes.length, upserts: upserts.length, deletes: deletes.length, intentFailures, managerFailures, pushed };
     this.account(result, changes, started);
     return result;

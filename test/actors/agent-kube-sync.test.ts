@@ -222,6 +222,22 @@ describe('agent: record changes, then sync (kube-changes, kube-sync)', () => {
     expect(t.writtenPorts()).to.deep.equal([]);
   });
 
+  it('the tracker: ports of a write that failed (it may have landed: a timeout) are deleted when the service goes (process-mode soak seed 17)', () => {
+    const t = new ServiceChangeTracker();
+    t.record('default/web', [port('web', 10, 2)]);
+    const [upsert] = t.changes();
+    t.failed(upsert!);
+    // The service is deleted before the retry: nothing was committed, yet the manager may hold it.
+    t.record('default/web', []);
+    const [next] = t.changes();
+    expect([next!.upserts.length, next!.deletes.map(serviceKeyText)]).to.deep.equal([0, ['10.96.0.10:80/TCP']]);
+    t.commit(next!);
+    expect(t.pendingCount).to.equal(0);
+    // Once a change is written, nothing is left in doubt: the same service again is an upsert only.
+    t.record('default/web', [port('web', 10, 2)]);
+    expect(t.changes().map((c) => [c.upserts.length, c.deletes.length])).to.deep.equal([[1, 0]]);
+  });
+
   it('the tracker: a change back to what is in flight is dropped once that write lands', () => {
     const t = new ServiceChangeTracker();
     t.record('default/web', [port('web', 10, 2)]);
