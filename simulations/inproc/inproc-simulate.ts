@@ -166,9 +166,11 @@ async function run(o: InprocOptions, plan: SimPlan, cluster: InprocCluster, log:
   const progress = (label: string) => o.onProgress?.(Math.min(0.95, (clock.now() - startedAt) / (plan.durationMs + 10_000)), label);
   try {
     const both = Promise.all([workload.run(plan.workload, startedAt), faults.run(plan.faults, startedAt)]);
-    const driven = await cluster.drive(both, limit, STEP_MS, () =>
-      progress(`t=${Math.round((clock.now() - startedAt) / 1000)}s ops ${workload.counts().done}/${plan.workload.length} faults ${faults.applied.length}/${plan.faults.length}`),
-    );
+    const driven = await cluster.drive(both, limit, STEP_MS, () => {
+      // Ctrl-C: the run stops between two steps of the clock (the cluster is stopped all the same).
+      if (o.signal?.aborted) throw new SimError('RUN_FAILED', '', 'interrupted');
+      progress(`t=${Math.round((clock.now() - startedAt) / 1000)}s ops ${workload.counts().done}/${plan.workload.length} faults ${faults.applied.length}/${plan.faults.length}`);
+    });
     if (!driven.done) log.write('run.overtime', { workload: workload.counts(), faults: faults.applied.length });
     const quietAt = clock.now();
     await cluster.drive(faults.heal(), 10_000, STEP_MS);
