@@ -23,6 +23,7 @@ import { EventLog } from './event-log.js';
 import type { FaultKind } from './fault-kinds.js';
 import { FaultRunner } from './fault-runner.js';
 import { processFaultApplier } from './process-faults.js';
+import { concludeRun } from './run-outcome.js';
 import { intentDifferences } from './intent-check.js';
 import { InterfaceCheck } from './interfaces-check.js';
 import { InvariantBook } from './invariants.js';
@@ -79,12 +80,6 @@ export interface SimulateResult {
 
 export function replayCommand(o: Pick<SimulateOptions, 'seed' | 'nodes' | 'durationS' | 'faultsText' | 'broken'>): string {
   return `npm run simulate -- --seed ${o.seed} --nodes ${o.nodes} --duration ${o.durationS} --faults ${o.faultsText} --mode process${o.broken ? ` --broken ${o.broken}` : ''}`;
-}
-
-export function percentile(xs: readonly number[], p: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -236,44 +231,22 @@ async function run(o: SimulateOptions, plan: SimPlan, cluster: SimCluster, log: 
     await conv.stop();
     await leadership.finish();
   }
-  log.write('leadership', { nodes: leadership.summary() });
-  const invariants = book.results();
-  for (const i of invariants) for (const v of i.violations) log.write('violation', { invariant: i.name, ...v });
-  const violations = book.total;
-  const p99 = percentile(conv.durations, 99);
-  const summary: SimulateSummary = {
-    simulate: violations === 0 ? 'ok' : 'fail',
-    seed: plan.seed,
+  const outcome = concludeRun({
     mode: 'process',
-    nodes: plan.nodes.length,
-    faults: faults.applied.length,
-    violations,
-    converge_p99_s: p99 === null ? null : Math.round(p99 * 100) / 100,
-  };
-  const report: ReportInput = {
     title: `Infra Offload simulator — seed ${plan.seed}${o.broken ? ` (broken: ${o.broken})` : ''}`,
-    seed: plan.seed,
-    mode: 'process',
-    nodes: plan.nodes.map((n) => n.name),
-    durationS: Math.round((Date.now() - startedAt) / 100) / 10,
-    faults: faults.applied.map((f) => ({ node: f.node, kind: f.kind, startS: f.startS, ...(f.endS !== undefined ? { endS: f.endS } : {}), ...(f.detail ? { detail: f.detail } : {}) })),
-    convergence: conv.records,
-    programmingLatencyMs: latencies,
-    restarts: cluster.logs.restarts.rows(),
-    invariants,
-    replayCommand: replay,
-  };
-  log.write('summary', { ...summary });
-  const eventsFile = o.eventsPath ?? (violations > 0 ? defaultEventsPath(plan.seed) : undefined);
-  const kept = eventsFile ? await keepEvents(log, eventsFile) : undefined;
-  const counts = workload.counts();
-  return {
-    summary,
-    report,
     plan,
-    eventsFile: kept,
-    violated: invariants.filter((i) => !i.ok).map((i) => i.name),
-    replayCommand: replay,
-    counts: { ops: counts.done, retries: counts.retries, checks: conv.checks, wallS: Math.round((Date.now() - wall0) / 100) / 10 },
-  };
+    log,
+    book,
+    conv,
+    leadership,
+    faults: faults.applied,
+    latencies,
+    restarts: cluster.logs.restarts.rows(),
+    workload: workload.counts(),
+    replay,
+    durationS: Math.round((Date.now() - startedAt) / 100) / 10,
+    wallS: Math.round((Date.now() - wall0) / 100) / 10,
+  });
+  const eventsFile = o.eventsPath ?? (outcome.summary.violations > 0 ? defaultEventsPath(plan.seed) : undefined);
+  return { ...outcome, eventsFile: eventsFile ? await keepEvents(log, eventsFile) : undefined };
 }

@@ -19,7 +19,6 @@
  * if (r.ok) console.log(r.value.eventLog.length, JSON.stringify(r.value.summary));
  */
 import { err, ok, type Result } from '../../core/result.js';
-import type { ReportInput } from '../report/report-input.js';
 import { ConvergenceMonitor } from '../cluster/convergence.js';
 import { staleEntriesOf } from '../cluster/entries-check.js';
 import { SimError } from '../cluster/errors.js';
@@ -33,7 +32,8 @@ import { LeadershipCheck } from '../cluster/leadership-check.js';
 import { NodeCheckers } from '../cluster/node-checkers.js';
 import { buildPlan } from '../cluster/plan.js';
 import type { SimPlan } from '../cluster/plan-types.js';
-import { percentile, type SimulateResult, type SimulateSummary } from '../cluster/simulate.js';
+import { concludeRun } from '../cluster/run-outcome.js';
+import type { SimulateResult } from '../cluster/simulate.js';
 import { SimTruth } from '../cluster/sim-truth.js';
 import { WorkloadRunner } from '../cluster/workload-runner.js';
 import { startInprocCluster, type InprocCluster, type InprocClusterOptions } from './inproc-cluster.js';
@@ -196,46 +196,22 @@ async function run(o: InprocOptions, plan: SimPlan, cluster: InprocCluster, log:
     await cluster.drive(conv.stop(), 10_000, STEP_MS);
     await cluster.drive(leadership.finish(), 10_000, STEP_MS);
   }
-  log.write('leadership', { nodes: leadership.summary() });
-  const invariants = book.results();
-  for (const i of invariants) for (const v of i.violations) log.write('violation', { invariant: i.name, ...v });
-  const violations = book.total;
-  const p99 = percentile(conv.durations, 99);
-  const summary: SimulateSummary = {
-    simulate: violations === 0 ? 'ok' : 'fail',
-    seed: plan.seed,
-    mode: 'inproc',
-    nodes: plan.nodes.length,
-    faults: faults.applied.length,
-    violations,
-    converge_p99_s: p99 === null ? null : Math.round(p99 * 100) / 100,
-  };
   const simulatedS = Math.round((clock.now() - startedAt) / 100) / 10;
-  const replay = inprocReplayCommand(o);
-  const report: ReportInput = {
-    title: `Infra Offload simulator — seed ${plan.seed} (in-process${o.broken ? `, broken: ${o.broken}` : ''})`,
-    seed: plan.seed,
+  const outcome = concludeRun({
     mode: 'inproc',
-    nodes: plan.nodes.map((n) => n.name),
-    durationS: simulatedS,
-    faults: faults.applied.map((f) => ({ node: f.node, kind: f.kind, startS: f.startS, ...(f.endS !== undefined ? { endS: f.endS } : {}), ...(f.detail ? { detail: f.detail } : {}) })),
-    convergence: conv.records,
-    programmingLatencyMs: latencies,
-    restarts: cluster.logs.restarts.rows(),
-    invariants,
-    replayCommand: replay,
-  };
-  log.write('summary', { ...summary });
-  const counts = workload.counts();
-  return {
-    summary,
-    report,
+    title: `Infra Offload simulator — seed ${plan.seed} (in-process${o.broken ? `, broken: ${o.broken}` : ''})`,
     plan,
-    eventsFile: undefined,
-    violated: invariants.filter((i) => !i.ok).map((i) => i.name),
-    replayCommand: replay,
-    counts: { ops: counts.done, retries: counts.retries, checks: conv.checks, wallS: Math.round((performance.now() - wall0) / 100) / 10 },
-    eventLog: log.text(),
-    simulatedS,
-  };
+    log,
+    book,
+    conv,
+    leadership,
+    faults: faults.applied,
+    latencies,
+    restarts: cluster.logs.restarts.rows(),
+    workload: workload.counts(),
+    replay: inprocReplayCommand(o),
+    durationS: simulatedS,
+    wallS: Math.round((performance.now() - wall0) / 100) / 10,
+  });
+  return { ...outcome, eventsFile: undefined, eventLog: log.text(), simulatedS };
 }
