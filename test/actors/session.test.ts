@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActor } from 'xstate';
@@ -8,42 +8,13 @@ import type { WriteCounts } from '../../actors/manager/session/session-io.js';
 import { systemClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
-import { desiredSet, type WireEntity } from '../../p4/desired.js';
+import { desiredSet } from '../../p4/desired.js';
 import { ip, mac, tcp } from '../../p4/frames.js';
-import { DEFAULT_P4INFO_PATH, loadP4Info } from '../../p4/p4info.js';
 import { P4RuntimeClient } from '../../p4/runtime-client.js';
 import { TargetAdminClient } from '../../p4/target/admin.js';
 import { startTarget, type TargetProcess } from '../../simulations/target-process.js';
+import { exact, info, p4infoJson, render, SEL, T } from '../support/session-render.js';
 
-const info = loadP4Info();
-const p4infoJson = JSON.parse(readFileSync(DEFAULT_P4INFO_PATH, 'utf8')) as unknown;
-const T = (n: string) => info.tableByName(`MainControlImpl.${n}`).id;
-const A = (n: string) => info.actionByName(`MainControlImpl.${n}`).id;
-const SEL = info.actionProfileByName('MainControlImpl.lb_selector').id;
-const be = (v: number, bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (v / 256 ** (bytes - 1 - i)) & 255);
-const param = (id: number, v: number, bytes: number) => ({ param_id: id, value: be(v, bytes) });
-const exact = (id: number, v: number, bytes: number) => ({ field_id: id, exact: { value: be(v, bytes) } });
-
-/** A small stand-in for the manager's render (issue 6): pods, and services with endpoint groups. */
-function render(pods: number, services: number, endpoints: number): WireEntity[] {
-  const out: WireEntity[] = [];
-  for (let p = 0; p < pods; p++) {
-    const addr = ip('10.244.0.0') + 10 + p;
-    out.push({ table_entry: { table_id: T('ipv4_to_port'), match: [exact(1, addr, 4)], action: { action: { action_id: A('set_dest_mac_port'), params: [param(1, p + 2, 4), param(2, 0x020000000000 + p, 6)] } } } });
-    out.push({ table_entry: { table_id: T('arp_to_port'), match: [exact(1, addr, 4)], action: { action: { action_id: A('set_port'), params: [param(1, p + 2, 4)] } } } });
-  }
-  for (let s = 0; s < services; s++) {
-    const members = [];
-    for (let e = 0; e < endpoints; e++) {
-      const id = s * 100 + e + 1;
-      members.push(id);
-      out.push({ action_profile_member: { action_profile_id: SEL, member_id: id, action: { action_id: A('lb_set_endpoint'), params: [param(1, ip('10.244.0.0') + 10 + ((s + e) % pods), 4), param(2, 8080, 2)] } } });
-    }
-    out.push({ action_profile_group: { action_profile_id: SEL, group_id: s + 1, members: members.map((m) => ({ member_id: m, weight: 1 })), max_size: 64 } });
-    out.push({ table_entry: { table_id: T('service_lb'), match: [exact(1, ip('10.96.0.0') + s + 1, 4), exact(2, 6, 1), exact(3, 80, 2)], action: { action_profile_group_id: s + 1 } } });
-  }
-  return out;
-}
 
 const DESIRED = render(100, 20, 5);
 
