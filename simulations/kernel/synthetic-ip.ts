@@ -324,7 +324,9 @@ export class SyntheticKernel implements IpRunner {
     for (const [name, ns] of Object.entries(model.state.namespaces)) {
       if (name !== INIT_NS && markers.get(name) !== ns.id) model.removeNamespace(name);
     }
-    for (const [name, id] of markers) if (!model.ns(name)) model.addNamespace(name, id);
+    // In name order: a directory lists (and stats) its markers in no fixed order, and the serials
+    // new namespaces take must not depend on it.
+    for (const name of [...markers.keys()].sort()) if (!model.ns(name)) model.addNamespace(name, markers.get(name) as string);
     return this.persist();
   }
 
