@@ -15,9 +15,11 @@
  * that changed). The registry then pulls the agent's full state, which the store merges (the
  * agent owns what exists; the store keeps the ids).
  *
- * A bus failure restarts the lease and the leadership with a fresh connection; losing the lease
- * stops the leader subtree (its session closes, so the target refuses it anyway: a newer leader
- * arbitrates with a higher epoch).
+ * A bus failure restarts the lease and the leadership with a fresh connection, and the new lease
+ * keeper decides anew: the manager leads again only once it has retaken the lease, at a new epoch
+ * (another manager may have led in between). Losing the lease stops the leader subtree (its
+ * session closes, so the target refuses it anyway: a newer leader arbitrates with a higher
+ * epoch), and so does leading at another epoch than the running subtree's.
  */
 import { createActor, fromPromise } from 'xstate';
 import type { Keyed } from '../../p4/desired.js';
@@ -73,6 +75,8 @@ export type ManagerTreeRefs = ManagerRefs &
     session?: SessionRef;
     /** The lease epoch while this manager leads; undefined while standby. */
     epoch?: number;
+    /** The epoch (election id) the running leader subtree was started with; undefined when none runs. */
+    leaderEpoch?: number;
     leadership?: Supervisor;
     /** The leader's durable intent store (also in `intent`, typed for the shared routes). */
     store?: DurableStoreRef;
@@ -124,20 +128,31 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
       }),
   });
 
-  const onLease = (leading: boolean, epoch: number): void => {
+  /**
+   * Makes the leadership supervisor's children match `refs.epoch`: no leader subtree while
+   * standby, one started with the lease's epoch while leading. A subtree running with another
+   * epoch is stopped first — between two epochs of this manager another may have led with one in
+   * between, which the old election id would stay below. One change at a time, in order.
+   */
+  let changes: Promise<void> = Promise.resolve();
+  const reconcileLeader = async (): Promise<void> => {
     const leadership = refs.leadership;
-    refs.epoch = leading ? epoch : undefined;
     if (!leadership) return;
-    const change = leading
-      ? leadership.startChild(leaderSpec(epoch))
-      : leadership.terminateChild('leader').then(() => leadership.deleteChild('leader'));
-    void change.then((r) => {
-      // already_present: still leading (the lease keeper restarted with the bus and took its own
-      // lease again, possibly at a higher epoch); the running subtree keeps its election id,
-      // which stays primary until someone bids above it — and anyone else must first win the lease.
-      if (!r.ok && r.reason === 'already_present') log.info({ epoch }, 'still leading: the leader subtree keeps running');
-      else if (!r.ok && r.reason !== 'not_found') log.error({ reason: r.reason }, `cannot ${leading ? 'start' : 'stop'} the leader subtree`);
-    });
+    const want = refs.epoch;
+    if (refs.leaderEpoch !== undefined && refs.leaderEpoch !== want) {
+      const stopped = await leadership.terminateChild('leader');
+      if (!stopped.ok && stopped.reason !== 'not_found') log.error({ reason: stopped.reason }, 'cannot stop the leader subtree');
+      await leadership.deleteChild('leader');
+      refs.leaderEpoch = undefined;
+    }
+    if (want === undefined || refs.leaderEpoch !== undefined || refs.leadership !== leadership) return;
+    const started = await leadership.startChild(leaderSpec(want));
+    if (started.ok) refs.leaderEpoch = want;
+    else log.error({ reason: started.reason, epoch: want }, 'cannot start the leader subtree');
+  };
+  const onLease = (leading: boolean, epoch: number): void => {
+    refs.epoch = leading ? epoch : undefined;
+    changes = changes.then(reconcileLeader).catch((e: unknown) => log.error({ err: e }, 'cannot change the leader subtree'));
   };
 
   const supervisor = new Supervisor({
@@ -154,8 +169,11 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
       observedBusChild(busChild(refs, config, `manager-${node}`, logs, deps.connectBus), () => refs.bus, obs),
       {
         id: 'lease',
-        start: () =>
-          createActor(leaseKeeperLogic, {
+        start: () => {
+          // A new keeper starts knowing nothing of the lease: this manager leads again only when
+          // it reports so (the leadership supervisor, restarted after it, starts with no leader).
+          refs.epoch = undefined;
+          return createActor(leaseKeeperLogic, {
             input: {
               bus: requireBus(refs),
               clock,
@@ -172,14 +190,16 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
                 refs.metrics?.lease(status);
               },
             },
-          }),
+          });
+        },
       },
       {
         id: 'leadership',
         type: 'supervisor',
         // Built afresh on every (re)start: if the lease is held already, lead at once.
-        start: () =>
-          (refs.leadership = new Supervisor({
+        start: () => {
+          refs.leaderEpoch = refs.epoch;
+          return (refs.leadership = new Supervisor({
             id: 'leadership',
             strategy: 'one_for_one',
             intensity: 3,
@@ -188,7 +208,8 @@ export function managerTree(deps: ManagerTreeDeps): ManagerTree {
             random: deps.random,
             logger: logs.for('supervisor'),
             children: refs.epoch !== undefined ? [leaderSpec(refs.epoch)] : [],
-          })),
+          }));
+        },
       },
     ],
   });
