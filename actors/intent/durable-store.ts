@@ -18,6 +18,8 @@
  * On start (and after a failed write) it loads the bucket before it accepts anything: requests
  * meanwhile are answered UNAVAILABLE (the agent retries), and a full-state replace is held until
  * the load is done. A failed load is retried with backoff, forever: nothing here stops the manager.
+ * Nothing is handed to the session as complete before the agent's full state is merged (a
+ * bucket that lost keys looks whole), so a new leader writes nothing until its agent is heard.
  *
  * @example
  * const store = createActor(durableStoreLogic, { input: { node, info, open: () => IntentKv.open(bus, bucket), logger, onCommitted } });
@@ -82,7 +84,7 @@ export interface StoreContext {
   writes: KvWrite[];
   /** The bucket is loaded: requests are accepted. */
   loaded: boolean;
-  /** The intent is complete: loaded records, or the agent's full state applied. */
+  /** The intent is complete: the agent's full state applied (and KV not found changed since). */
   ready: boolean;
   /** A batch in progress applies the agent's full state. */
   replacing: boolean;
@@ -175,12 +177,14 @@ export const durableStoreLogic = setup({
       if (out.problems.length > 0) log.warn({ problems: out.problems.slice(0, 20), count: out.problems.length }, 'intent: stored records dropped or repaired');
       log.info({ records: out.records, revision: out.intent.revision }, 'intent loaded from KV');
       const queue = context.held ? [context.held] : [];
-      // After a reload, KV may hold less than we did (its keys lost) or other records: then the
-      // intent is not complete — an empty one would make the session delete the node's entries —
-      // until the agent's full state is merged again.
+      // The intent is complete only once the agent's full state is merged: KV may have lost keys
+      // (purged or deleted behind us), and an incomplete intent would make the session delete live
+      // entries and retire live connections. A first load cannot tell a partial bucket from a
+      // whole one, so it waits for the agent's state (the registry pulls it as soon as the agent
+      // is heard); a reload that finds exactly what the store held stays ready.
       const reload = context.everLoaded;
       const same = reload && out.intent.digest() === context.intent.digest();
-      const ready = reload ? same && context.ready : context.ready || out.records > 0;
+      const ready = reload && same && context.ready;
       if (reload && !same) {
         log.warn({ records: out.records, held: context.intent.counts() }, 'intent: KV differs from what was held (lost or changed keys): waiting for the agent\'s full state');
         if (context.input.onNeedsPull) queueMicrotask(context.input.onNeedsPull);
