@@ -51,3 +51,27 @@ export function flowRetirer(info: P4Info, isLive: FlowLiveness): (entity: WireEn
     return !isLive(p1, p2, proto, key.get(1) ?? -1, key.get(4) ?? -1);
   };
 }
+
+/** What `intentLiveness` reads of the manager's intent store, at the moment it is asked. */
+export interface LiveIntentView {
+  readonly loaded: boolean;
+  /** The intent is complete (the agent's full state merged); see durable-store.ts. */
+  readonly ready: boolean;
+  readonly intent: { isLiveFlow: FlowLiveness };
+}
+
+/**
+ * The liveness a sweep judges by, read from the store each time it is asked: a sweep reads the
+ * learned tables first, and meanwhile the store may have reloaded an incomplete intent (its KV
+ * lost keys). While the intent is incomplete — or no store runs — every connection counts as
+ * live: retiring then would cut connections whose service only seems gone.
+ *
+ * @example
+ * const retire = flowRetirer(info, intentLiveness(() => store.getSnapshot().context));
+ */
+export function intentLiveness(view: () => LiveIntentView | undefined): FlowLiveness {
+  return (vip, vport, proto, ip, port) => {
+    const v = view();
+    return v?.loaded === true && v.ready ? v.intent.isLiveFlow(vip, vport, proto, ip, port) : true;
+  };
+}

@@ -40,7 +40,7 @@ import { busChild, processChildren, requireBus, type BusRef, type TreeDeps } fro
 import { agentRegistryLogic } from './agent-registry.js';
 import { managerCtlRoutes } from './ctl-routes.js';
 import type { LastSync } from './ctl-views.js';
-import { flowRetirer } from './flows.js';
+import { flowRetirer, intentLiveness } from './flows.js';
 import { leaseKeeperLogic, type LeaseStatus, type LeaseStore } from './lease-keeper.js';
 import { managerRoutes, type ManagerRefs } from './routes.js';
 import { sessionLogic, sessionReadiness, type SessionRef } from './session/session.js';
@@ -307,7 +307,7 @@ function sessionChild(
   const node = deps.config.node.name;
   /** The intent revision the session's last plan was taken at. */
   let planned = 0;
-  const retire = flowRetirer(P4INFO, (vip, vport, proto, ip, port) => live()?.intent.isLiveFlow(vip, vport, proto, ip, port) ?? true);
+  const retire = flowRetirer(P4INFO, intentLiveness(live));
   const tls = p4.tls
     ? {
         ca: readFileSync(p4.tls.caFile),

@@ -4,7 +4,7 @@ import { ManagerIntent, newPullTracker } from '../../actors/intent/manager-inten
 import { decodeRecord, encodeService, podKvKey, serviceKvKey } from '../../actors/intent/intent-records.js';
 import { loadIntent } from '../../actors/intent/intent-load.js';
 import type { StoredEntry } from '../../actors/intent/intent-kv.js';
-import { flowRetirer } from '../../actors/manager/flows.js';
+import { flowRetirer, intentLiveness } from '../../actors/manager/flows.js';
 import { seededRandom, type Random } from '../../core/random.js';
 import { desiredSet, type Keyed } from '../../p4/desired.js';
 import { loadP4Info } from '../../p4/p4info.js';
@@ -232,6 +232,19 @@ describe('manager intent: domain objects, ids and the incremental render', () =>
     expect(retire(flow(fwd, [client, vip, 6, 40000, 80], [pod(1).ipv4, 8080])), 'its pod is gone').to.equal(true);
     expect(retire(flow(rev, [pod(1).ipv4, client, 6, 8080, 40000], [vip, 80]))).to.equal(true);
     expect(retire(flow(fwd, [client, vip, 17, 40000, 80], [0x0b000009, 8080])), 'no such UDP service').to.equal(true);
+
+    // Judged by the store as it is when asked: an intent that turned incomplete mid-sweep (a
+    // reload found KV keys lost) or a store that is loading or gone keeps every connection.
+    let view: { loaded: boolean; ready: boolean; intent: ManagerIntent } | undefined = { loaded: true, ready: true, intent };
+    const sweep = flowRetirer(info, intentLiveness(() => view));
+    const dead = flow(fwd, [client, vip, 6, 40000, 80], [pod(1).ipv4, 8080]);
+    expect(sweep(dead), 'complete: retired').to.equal(true);
+    view = { loaded: true, ready: false, intent };
+    expect(sweep(dead), 'incomplete: kept').to.equal(false);
+    view = { loaded: false, ready: true, intent };
+    expect(sweep(dead), 'loading: kept').to.equal(false);
+    view = undefined;
+    expect(sweep(dead), 'no store: kept').to.equal(false);
   });
 });
 
