@@ -261,6 +261,34 @@ describe('the real agent tree in process (ManualClock, memory NATS, kernel, file
     expect(new Set(ports).size, 'no port twice').to.equal(ports.length);
     expect(ports.sort((x, y) => x - y)).to.deep.equal([a.reply.portId, rd.portId, re.portId].sort((x, y) => x - y));
     expect(node.life?.killed).to.equal(false);
+    pods.set(d.id, { ...d, reply: rd });
+    pods.set(e.id, { ...e, reply: re });
+  });
+
+  it('a DEL cut short by a full disk, then kill -9 and a restart: the interface stays the pod’s until the runtime’s DEL, and no other pod gets its port meanwhile', async function () {
+    const e = pods.get('c6'.padEnd(16, '0'))!;
+    node.disk.fill();
+    // The TAP goes home, then the release cannot be written: the DEL fails and the runtime will retry.
+    expect(codeOf(await del(node, e))).to.equal('RESOURCE_EXHAUSTED');
+    expect(poolJson(node)!.allocations.find((x) => x.containerId === e.id)?.index, 'still recorded').to.equal(e.reply.portId);
+    node.killAgent();
+    node.disk.setLimit(undefined);
+    await node.startAgent();
+    await node.until(() => node.cni !== undefined, 5000, 'the CNI backend handed over');
+    await node.pass(500);
+    expect(poolJson(node)!.allocations.find((x) => x.containerId === e.id)?.index, 'kept for the runtime’s DEL').to.equal(e.reply.portId);
+    // A new pod meanwhile gets another port.
+    const f = await newPod(node, 7);
+    const rf = await add(node, f);
+    expect(rf.error).to.equal(undefined);
+    expect(rf.portId).to.not.equal(e.reply.portId);
+    // The runtime's DEL retry: done, and only now is the port free.
+    expect(await del(node, e)).to.equal(undefined);
+    expect(poolJson(node)!.allocations.map((x) => x.containerId)).to.not.include(e.id);
+    const g = await newPod(node, 8);
+    const rg = await add(node, g);
+    expect(rg.error).to.equal(undefined);
+    expect(rg.portId, 'the first free port again').to.equal(e.reply.portId);
   });
 });
 

@@ -165,12 +165,22 @@ export class PodHub implements CniBackendPort {
     return pods;
   }
 
-  /** Starts an actor for every recorded allocation that has none. */
+  /**
+   * Starts an actor for every recorded allocation that has none — except a plumbed pod whose TAP
+   * is back home while its namespace is still there: a DEL that was cut short (the TAP moved home,
+   * then the release could not be written). The runtime will DEL again (or ADD again), so the
+   * interface stays the pod's until it does, as it would have in the agent that took the DEL.
+   */
   async recover(): Promise<void> {
     let recovered = 0;
+    let awaiting = 0;
     for (const a of this.deps.allocator.allocations()) {
       const key = { containerId: a.containerId, ifname: a.ifname };
       if (this.entries.has(keyOf(key))) continue;
+      if (a.pod?.sandbox && a.netns === null && (await probeOf(this.deps.ip).exists(a.pod.sandbox))) {
+        awaiting++;
+        continue;
+      }
       const mode = a.pod ? 'recover' : 'abandon';
       const entry = this.newEntry(mode === 'recover' ? 'adding' : 'deleting');
       this.entries.set(keyOf(key), entry);
@@ -179,6 +189,7 @@ export class PodHub implements CniBackendPort {
       else recovered++;
     }
     if (recovered > 0) this.deps.logger.info({ pods: recovered }, 'recovered recorded pod interfaces');
+    if (awaiting > 0) this.deps.logger.info({ pods: awaiting }, 'interfaces back home while their pod namespaces remain: kept for the runtime\'s DEL');
   }
 
   /**
@@ -437,6 +448,7 @@ export class PodHub implements CniBackendPort {
           mtu: spec.mtu,
           ips: spec.ips,
           routes: spec.routes,
+          sandbox: request.netns,
         };
         return ok({ name: r.value.ifname, netns: request.netns, pod: record });
       },

@@ -33,6 +33,12 @@ export interface PodRecord {
   readonly ips: readonly { readonly address: string; readonly prefixLength: number }[];
   /** Extra routes from IPAM (via the gateway). */
   readonly routes: readonly { readonly dst: string; readonly prefixLength: number }[];
+  /**
+   * The pod's network namespace as its ADD named it. Kept when the TAP goes home, so a restarted
+   * agent can tell a DEL cut short (the namespace is still there: the runtime will DEL again) from
+   * a pod that is gone. Absent in records of older agents.
+   */
+  readonly sandbox?: string;
 }
 
 /** One pod's interface: its pool index and where the TAP now lives. */

@@ -25,6 +25,7 @@ const allocationSchema = z.object({
       mtu: z.number().int(),
       ips: z.array(z.object({ address: z.string(), prefixLength: z.number().int().min(0).max(32) })).readonly(),
       routes: z.array(z.object({ dst: z.string(), prefixLength: z.number().int().min(0).max(32) })).readonly(),
+      sandbox: z.string().optional(),
     })
     .optional(),
 });
