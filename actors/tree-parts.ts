@@ -51,6 +51,12 @@ export interface ProcessTreeParts {
   readonly routes: () => Route<any, any>[];
   /** Called after every change the intent store accepts. */
   readonly onIntentChange?: () => void;
+  /**
+   * The instance id the peer is told (heartbeats), read when the heartbeat starts; the process's
+   * by default. The agent's changes whenever its intent store restarts empty, so that the
+   * manager pulls the rebuilt state as it does a new process's.
+   */
+  readonly announceAs?: () => string;
   /** The role's own operator views, served beside `state` and `tree` on ctl.<role>.*. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly ctlRoutes?: () => Route<any, any>[];
@@ -89,7 +95,7 @@ export function processChildren(deps: TreeDeps, parts: ProcessTreeParts): ChildS
             clock,
             node,
             role,
-            instanceId,
+            instanceId: parts.announceAs?.() ?? instanceId,
             intervalMs: config.heartbeat.intervalMs,
             revision: () => intentRevision(refs),
             onPeer: parts.onPeerHeartbeat,

@@ -99,11 +99,19 @@ export function agentTree(deps: AgentTreeDeps & AgentEnvironment): AgentTree {
     });
   }
 
+  // The agent's intent store lives in memory: each time it restarts (with the bus, under
+  // rest_for_one) the agent's state is rebuilt from the pool and the API, and a service deleted
+  // meanwhile is in no baseline any more. The manager learns of it as of a new process: hello and
+  // heartbeats name a new instance (the process's id with the store's generation), so it pulls
+  // the rebuilt state and drops what is gone.
+  let generation = -1;
+  const announced = (): string => (generation <= 0 ? instanceId : `${instanceId}-${generation}`);
+
   const sayHello = fromPromise<HelloReply, void>(async () => {
     const r = await requireBus(refs).request(subjects.manager(node, managerMethods.hello.op), managerMethods.hello, {
       node,
       role: 'agent',
-      instanceId,
+      instanceId: announced(),
       startedAtMs,
       version: VERSION,
       nodeIp: config.node.ip,
@@ -129,11 +137,21 @@ export function agentTree(deps: AgentTreeDeps & AgentEnvironment): AgentTree {
   const children = processChildren(deps, {
     role: 'agent',
     refs,
+    announceAs: announced,
     peer: link,
     onPeerHeartbeat: (heartbeat) => refs.link?.send({ type: 'manager.heartbeat', heartbeat }),
     routes: () => agentRoutes({ node, clock, random: deps.random, refs, askTimeoutMs: config.nats.timeoutMs, ...(refs.kube ? { kube: refs.kube } : {}) }),
     ctlRoutes: () => agentCtlRoutes({ node, clock, refs, askTimeoutMs: config.nats.timeoutMs }),
   });
+  const intentAt = children.findIndex((c) => c.id === 'intent');
+  const store = children[intentAt]!;
+  children[intentAt] = {
+    ...store,
+    start: (ctx) => {
+      generation++;
+      return store.start(ctx);
+    },
+  };
   const kube = kubeChild(deps, refs, deps.informers);
   if (kube) children.splice(1, 0, kube); // right after the intent store it writes into
   const pods = podChildren(deps, refs, {

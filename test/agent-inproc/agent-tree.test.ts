@@ -15,7 +15,7 @@
 import { expect } from 'chai';
 import { decodeAddReply, decodeStatusReply, encodeAddRequest, encodeCheckRequest, encodeDelRequest, encodePrepareRequest, type AddReply, type WireError } from '../../cni/wire.js';
 import { ERROR_CODES } from '../../messages/errors.js';
-import { formatMac, parseIpv4 } from '../../messages/validate.js';
+import { formatIpv4, formatMac, parseIpv4 } from '../../messages/validate.js';
 import { readKernelState, type KernelView } from '../../simulations/kernel/synthetic-ip.js';
 import { service, slice } from '../../simulations/kube/objects.js';
 import { InprocNode, NODE, NODE_IP, POOL, PREFIX, STATE_DIR } from './fixture.js';
@@ -223,6 +223,28 @@ describe('the real agent tree in process (ManualClock, memory NATS, kernel, file
     const stale = decodeAddReply(await node.drive(old.call('Add', encodeAddRequest(addRequest(a)), 5000)));
     expect(codeOf(stale.error)).to.equal('UNAVAILABLE');
     expect(node.life?.killed, 'a crash, not a kill: the same life').to.equal(false);
+  });
+
+  it('a service deleted while the tree restarts (NATS lost during an API outage): hello names a new instance, so the manager pulls a state without it', async function () {
+    node.kube.apply(service('cache', '10.96.0.30', [{ port: 6379 }]));
+    await node.until(() => node.manager.services.has('10.96.0.30:6379/TCP'), 5000, 'cache at the manager');
+    const hellos = node.manager.log.filter((l) => l.includes(' hello ')).length;
+    node.kube.setOutage(true);
+    expect(node.kube.delete('Service', 'default', 'cache').ok).to.equal(true);
+    // The tree restarts after the bus: the intent store (in memory) starts empty, so the rebuilt
+    // watches have no baseline in which the deleted service could be missed.
+    node.nats.kill(`agent-${NODE}`);
+    await node.pass(1000);
+    node.kube.setOutage(false);
+    await node.until(() => node.manager.log.filter((l) => l.includes(' hello ')).length > hellos, 5000, 'hello again');
+    const hello = node.manager.log.filter((l) => l.includes(' hello ')).at(-1)!;
+    expect(hello, 'the process id with the intent store’s generation').to.match(/ hello agent1-[1-9]\d*$/);
+    let state: Awaited<ReturnType<typeof node.manager.pull>> | undefined;
+    await node.until(async () => (state = await node.manager.pull()).ok, 5000, 'the agent answers agent.sync');
+    if (!state?.ok) throw new Error('no state');
+    expect(state.value.services.map((x) => `${formatIpv4(x.clusterIp)}:${x.port}`)).to.not.include('10.96.0.30:6379');
+    expect(state.value.services.map((x) => `${formatIpv4(x.clusterIp)}:${x.port}`)).to.include('10.96.0.10:80');
+    expect(state.value.pods.map((p) => p.containerId).sort()).to.deep.equal([...pods.keys()].sort());
   });
 
   it('kill -9 mid-ADD, then a restart over the same disk and kernel: pods recovered and registered again, an orphan torn down, nothing handed out twice', async function () {
