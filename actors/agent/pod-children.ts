@@ -81,6 +81,12 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, env: Pod
     return sent.ok ? ok(undefined) : sent;
   }
 
+  /** The agent's intent store only (recovery, before the agent serves its full state). */
+  const remember = async (local: (reply: (r: Result<ChangeReply, BusError>) => void) => { type: string }): Promise<Result<void, BusError>> => {
+    const stored = await ask<ChangeReply>(refs.intent, local, opts);
+    return stored.ok ? ok(undefined) : stored;
+  };
+
   const registerPod = (pod: PodInterface) =>
     record(
       (reply) => ({ type: 'pod.add', pod, reply }),
@@ -104,6 +110,12 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, env: Pod
       const prepared = await preparePool(ip, { pods, nodeIp, podCidrs: podCidr ? [podCidr] : [], ...(env.files ? { files: env.files } : {}) });
       if (!prepared.ok) throw prepared.error;
       refs.pool = prepared.value;
+      // In the agent's full state from the start (the actor below registers it with the manager).
+      const host = hostInterfaceOf(node, nodeIp, podCidr, prepared.value);
+      if (host.ok) {
+        const kept = await remember((reply) => ({ type: 'host.setup', host: host.value, reply }));
+        if (!kept.ok) logs.for('pool').warn({ err: kept.error }, 'the host interface could not be recorded before its registration');
+      }
       return createActor(nodePoolLogic, {
         clock,
         input: {
@@ -138,6 +150,7 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, env: Pod
         retryMs: pods.retryMs,
         register: registerPod,
         unregister: unregisterPod,
+        remember: (pod) => remember((reply) => ({ type: 'pod.add', pod, reply })),
         onChange: () => {
           writing = writing.then(() => writePortMap(prepared)).catch(() => undefined);
         },

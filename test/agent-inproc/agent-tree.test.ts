@@ -312,6 +312,21 @@ describe('the real agent tree in process (ManualClock, memory NATS, kernel, file
     expect(rg.error).to.equal(undefined);
     expect(rg.portId, 'the first free port again').to.equal(e.reply.portId);
   });
+
+  it('after kill -9 and a restart, the first full state the agent serves already has every recovered pod and the host', async function () {
+    const recorded = poolJson(node)!.allocations.filter((x) => x.pod).map((x) => x.containerId).sort();
+    expect(recorded.length).to.be.greaterThan(2);
+    node.killAgent();
+    // A loaded machine: every ip command takes 30 ms, so checking the recovered pods takes longer
+    // than the watches' first lists.
+    await node.startAgent({ ipDelayMs: 30 });
+    // As the manager does on hearing a new instance: pull at once, again until the agent answers.
+    let first: Awaited<ReturnType<typeof node.manager.pull>> | undefined;
+    await node.until(async () => (first = await node.manager.pull()).ok, 10_000, 'agent.sync answered', 1);
+    if (!first?.ok) throw new Error('no state');
+    expect(first.value.pods.map((p) => p.containerId).sort(), 'no recovered pod missing (the manager would delete it)').to.deep.equal(recorded);
+    expect(first.value.host?.interfaceName).to.equal(`${PREFIX}1`);
+  });
 });
 
 describe('the in-process agent is deterministic', function () {

@@ -14,7 +14,8 @@ import { agentTree, type AgentTree } from '../../actors/agent/tree.js';
 import type { InprocCni } from '../../actors/agent/cni-server.js';
 import { agentConfigSchema } from '../../actors/process-config.js';
 import { pullFullState } from '../../actors/sync-pages.js';
-import { ManualClock } from '../../core/clock.js';
+import { ManualClock, type Clock } from '../../core/clock.js';
+import type { IpRunner } from '../../actors/agent/pool/ip.js';
 import { parseConfig } from '../../core/config.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
@@ -111,6 +112,19 @@ export interface NodeOptions {
   readonly kube?: Record<string, unknown>;
 }
 
+/** The kernel with every command taking `ms` of simulated time (a loaded machine's exec). */
+function slowed(kernel: IpRunner, clock: Clock, ms: number): IpRunner {
+  const wait = (): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
+  return {
+    ...(kernel.netns ? { netns: kernel.netns } : {}),
+    run: async (args, netns) => {
+      await wait();
+      return kernel.run(args, netns);
+    },
+    ...(kernel.runBatch ? { runBatch: async (commands: readonly (readonly string[])[], netns?: string) => (await wait(), kernel.runBatch!(commands, netns)) } : {}),
+  };
+}
+
 /** Fast timings: a burst is 100 ms of quiet, back-off 100 ms → 1 s, a silent watch 2.5 s. */
 export const TEST_KUBE = {
   watchTimeoutSeconds: 2,
@@ -156,7 +170,7 @@ export class InprocNode {
   }
 
   /** Starts an agent life over the node's disk, kernel, NATS and API; resolves once its tree runs. */
-  async startAgent(): Promise<AgentTree> {
+  async startAgent(options: { ipDelayMs?: number } = {}): Promise<AgentTree> {
     const raw = {
       node: { name: NODE, ip: NODE_IP, podCidr: POD_CIDR },
       nats: { servers: ['nats://memory:4222'], timeoutMs: 1000, insecure: true },
@@ -175,7 +189,7 @@ export class InprocNode {
       random: seededRandom((this.options.seed ?? 1) * 1000 + n),
       instanceId: `agent${n}`,
       connectBus: (name) => life.guard(() => Promise.resolve(Bus.over(this.nats.connect(name), this.busOptions(name)))),
-      ip: life.ip(this.kernel),
+      ip: life.ip(options.ipDelayMs ? slowed(this.kernel, life.clock, options.ipDelayMs) : this.kernel),
       files: life.files(this.disk),
       cni: {
         serve: 'inproc',

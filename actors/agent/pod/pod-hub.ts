@@ -4,8 +4,9 @@
  * answers ADD/DEL/CHECK from their outcomes, and writes the port map after every change.
  *
  * On start it recovers: every recorded allocation gets its actor back (a plumbed pod is
- * verified and registered again; an ADD that never finished is torn down), so an agent restart
- * neither leaks an interface nor hands one out twice, and the manager hears of every pod again.
+ * recorded in the agent's intent store at once, then verified and registered again; an ADD that
+ * never finished is torn down), so an agent restart neither leaks an interface nor hands one out
+ * twice, and the manager hears of every pod again — in the first full state it pulls, too.
  *
  * @example
  * const hub = new PodHub({ node, allocator, pool, ip: execIp, clock, random, logger, ... });
@@ -47,6 +48,13 @@ export interface PodHubDeps {
   readonly register: (pod: PodInterface) => Promise<Result<void, BusError>>;
   /** Removes it from both; when the manager does not answer, the hub tells it again until it does. */
   readonly unregister: (containerId: string) => Promise<Result<void, BusError>>;
+  /**
+   * Records a recovered pod in the agent's intent store only, before its actor verifies it: the
+   * manager pulls the agent's full state as soon as the agent serves, and a recorded pod not yet
+   * re-registered would be missing from it (the manager would delete the pod's entries and
+   * retire its connections, then add it back).
+   */
+  readonly remember?: (pod: PodInterface) => Promise<Result<void, BusError>>;
   /** Called after every allocation change (the port map is written from it). */
   readonly onChange?: () => void;
   /** How long a prepared interface waits for its ADD (default 30 s). */
@@ -182,6 +190,11 @@ export class PodHub implements CniBackendPort {
         continue;
       }
       const mode = a.pod ? 'recover' : 'abandon';
+      if (mode === 'recover' && this.deps.remember) {
+        const pod = podInterfaceOf(this.deps.node, a, this.deps.pool.names[a.index] ?? a.name);
+        const kept = pod.ok ? await this.deps.remember(pod.value) : pod;
+        if (!kept.ok) this.deps.logger.warn({ err: kept.error, pod: key }, 'a recovered pod could not be recorded before its check');
+      }
       const entry = this.newEntry(mode === 'recover' ? 'adding' : 'deleting');
       this.entries.set(keyOf(key), entry);
       const started = await this.startPod({ key, mode, allocation: a, deadlineAt: this.deps.clock.now() });
