@@ -69,23 +69,22 @@ export function podChildren(deps: TreeDeps<AgentConfig>, refs: PodRefs, env: Pod
   const podCidr = config.node.podCidr ? formatCidr(config.node.podCidr) : '';
   const opts = { clock, timeoutMs: config.nats.timeoutMs };
 
-  /** Intent store first, then the manager: the change is never only in flight. */
-  async function record(
-    local: (reply: (r: Result<ChangeReply, BusError>) => void) => { type: string },
-    remote: () => Promise<Result<ChangeReply, BusError>>,
-  ): Promise<Result<void, BusError>> {
+  type Local = (reply: (r: Result<ChangeReply, BusError>) => void) => { type: string };
+
+  /** The agent's intent store only (alone: recovery, before the agent serves its full state). */
+  async function remember(local: Local): Promise<Result<void, BusError>> {
     const stored = await ask<ChangeReply>(refs.intent, local, opts);
+    return stored.ok ? ok(undefined) : stored;
+  }
+
+  /** Intent store first, then the manager: the change is never only in flight. */
+  async function record(local: Local, remote: () => Promise<Result<ChangeReply, BusError>>): Promise<Result<void, BusError>> {
+    const stored = await remember(local);
     if (!stored.ok) return stored;
     if (!refs.bus) return err(new BusError('UNAVAILABLE', 'the bus is restarting'));
     const sent = await remote();
     return sent.ok ? ok(undefined) : sent;
   }
-
-  /** The agent's intent store only (recovery, before the agent serves its full state). */
-  const remember = async (local: (reply: (r: Result<ChangeReply, BusError>) => void) => { type: string }): Promise<Result<void, BusError>> => {
-    const stored = await ask<ChangeReply>(refs.intent, local, opts);
-    return stored.ok ? ok(undefined) : stored;
-  };
 
   const registerPod = (pod: PodInterface) =>
     record(

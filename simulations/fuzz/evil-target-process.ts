@@ -92,7 +92,8 @@ export async function runEvilTarget(options: EvilTargetRunOptions): Promise<Evil
   const fatal: string[] = [];
   let reconnects = 0;
   let sessionErrors = 0;
-  const leaseLosses: string[] = [];
+  /** The lease keeper's warnings: how many, and the last one's message. */
+  const leaseWarnings = { count: 0, last: '' };
   let reconciledAt = 0;
   let exit: EvilTargetReport['exit'];
   try {
@@ -122,7 +123,10 @@ export async function runEvilTarget(options: EvilTargetRunOptions): Promise<Evil
         if (line.msg === 'P4Runtime session down: reconnecting') reconnects++;
         if (line.module === 'session' && line.level >= 40) sessionErrors++;
         if (line.msg === 'reconciled') reconciledAt = performance.now();
-        if (line.module === 'lease' && line.level >= 40) leaseLosses.push(`${line.msg}`);
+        if (line.module === 'lease' && line.level >= 40) {
+          leaseWarnings.count++;
+          leaseWarnings.last = line.msg;
+        }
       },
       onExit: (_name, code, signal) => (exit = { code, signal }),
     });
@@ -152,7 +156,7 @@ export async function runEvilTarget(options: EvilTargetRunOptions): Promise<Evil
       } else if (everAnswered) {
         // Before the first answer the manager is still starting (electing itself).
         probes.failed++;
-        const lease = leaseLosses.length > 0 ? ` (lease warnings so far: ${leaseLosses.length}, last "${leaseLosses.at(-1)}")` : '';
+        const lease = leaseWarnings.count > 0 ? ` (lease warnings so far: ${leaseWarnings.count}, last "${leaseWarnings.last}")` : '';
         if (probes.failures.length < 20) probes.failures.push(`${Math.round(ms)} ms: ${r.error.code} ${r.error.message}${lease}`);
       }
     };
@@ -187,7 +191,7 @@ export async function runEvilTarget(options: EvilTargetRunOptions): Promise<Evil
       stats: evil.stats,
       reconnects,
       sessionErrors,
-      leaseWarnings: leaseLosses.length,
+      leaseWarnings: leaseWarnings.count,
       probes,
       rss: { startKb: rssStart, peakKb: rssPeak, endKb: rssEnd, growthKb: rssEnd - rssStart },
       hostileMs,

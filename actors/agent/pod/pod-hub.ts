@@ -182,10 +182,11 @@ export class PodHub implements CniBackendPort {
   async recover(): Promise<void> {
     let recovered = 0;
     let awaiting = 0;
+    const probe = probeOf(this.deps.ip);
     for (const a of this.deps.allocator.allocations()) {
       const key = { containerId: a.containerId, ifname: a.ifname };
       if (this.entries.has(keyOf(key))) continue;
-      if (a.pod?.sandbox && a.netns === null && (await probeOf(this.deps.ip).exists(a.pod.sandbox))) {
+      if (a.pod?.sandbox && a.netns === null && (await probe.exists(a.pod.sandbox))) {
         awaiting++;
         continue;
       }
