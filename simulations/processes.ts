@@ -55,6 +55,7 @@ export class ManagedProcess {
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
+  private readyLine: Promise<void> = Promise.resolve();
   starts = 0;
 
   constructor(private readonly options: ManagedProcessOptions) {}
@@ -81,14 +82,23 @@ export class ManagedProcess {
     const child = this.options.netns ? spawn('ip', ['netns', 'exec', this.options.netns, command, ...argv], options) : spawn(command, argv, options);
     this.child = child;
     this.starts++;
+    let ready: () => void = () => undefined;
+    let died: (e: Error) => void = () => undefined;
+    this.readyLine = new Promise<void>((resolve, reject) => ((ready = resolve), (died = reject)));
+    this.readyLine.catch(() => undefined); // only a caller of waitReady() hears of it
     const forward = (stream: NodeJS.ReadableStream | null): void => {
       if (!stream) return;
-      createInterface({ input: stream }).on('line', (text) => this.options.onLog?.(this.options.name, parseLine(text)));
+      createInterface({ input: stream }).on('line', (text) => {
+        const line = parseLine(text);
+        if (typeof line !== 'string' && line.msg === 'ready') ready();
+        this.options.onLog?.(this.options.name, line);
+      });
     };
     forward(child.stdout);
     forward(child.stderr);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
+        died(new Error(`${this.options.name} exited (${signal ?? code}) before it was ready`));
         this.options.onExit?.(this.options.name, code, signal);
         resolve();
         if (!this.stopping && this.options.restartAfterMs !== undefined) {
@@ -101,6 +111,14 @@ export class ManagedProcess {
   /** Sends a signal to the current process (tests use SIGKILL to crash it). */
   kill(signal: NodeJS.Signals): void {
     if (this.running) this.child?.kill(signal);
+  }
+
+  /**
+   * Resolves when the current process has printed its ready line (a server listening:
+   * {"ready":true,…}); rejects if it exits first.
+   */
+  waitReady(): Promise<void> {
+    return this.readyLine;
   }
 
   /** Resolves when the current process has exited. */

@@ -140,6 +140,7 @@ export async function startStandinNode(options: StandinNodeOptions): Promise<Sta
     const target = new ManagedProcess({ name: 'target', bin: 'target', args: ['--listen', targetAddress, '--log-level', 'warn', '--insecure'], ...log });
     started.push(target);
     target.start();
+    await target.waitReady(); // listening before the manager dials it
     const manager = new ManagedProcess({ name: 'manager', bin: 'manager', args: ['--config', join(dir, 'manager.yaml')], restartAfterMs: options.restartAfterMs ?? 100, ...log });
     started.push(manager);
     manager.start();

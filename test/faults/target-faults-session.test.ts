@@ -60,19 +60,10 @@ describe('the manager session under target write faults', function () {
       p4: { target: address, resyncMs: RESYNC_MS, insecure: true, callTimeoutMs: 3000 },
     };
     await writeFile(join(dir, 'manager.yaml'), stringify(config), { mode: 0o600 });
-    // Listening before anything dials it: the checker's first trace must not meet a missing socket.
-    let listening: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (listening = resolve));
-    target = new ManagedProcess({
-      name: 'target',
-      bin: 'target',
-      args: ['--listen', address, '--log-level', 'warn', '--insecure'],
-      onLog: (_p, l: LogLine | string) => {
-        if (typeof l !== 'string' && l.msg === 'ready') listening();
-      },
-    });
+    target = new ManagedProcess({ name: 'target', bin: 'target', args: ['--listen', address, '--log-level', 'warn', '--insecure'] });
     target.start();
-    await ready;
+    // Listening before anything dials it: the checker's first trace must not meet a missing socket.
+    await target.waitReady();
     manager = new ManagedProcess({
       name: 'manager',
       bin: 'manager',
