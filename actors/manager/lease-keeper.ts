@@ -171,9 +171,11 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     }, view.lastRenewedAtMs + input.ttlMs - clock.now());
   };
 
+  /** The check in progress (a renewal may be on the wire): a clean stop deletes after it. */
+  let checking: Promise<unknown> = Promise.resolve();
   const loop = (): void => {
     if (stopped) return;
-    tick()
+    checking = tick()
       .catch((e: unknown) => {
         // The KV is unreachable: a leader keeps leading only until its TTL runs out.
         logger.warn({ err: e }, 'lease check failed');
@@ -192,9 +194,11 @@ export const leaseKeeperLogic = fromCallback<{ type: string }, LeaseKeeperInput>
     stopped = true;
     if (timer) clock.clearTimeout(timer);
     if (expiry) clock.clearTimeout(expiry);
-    if (view.leading && kv) {
-      const store = kv;
-      void store.delete(key, { previousSeq: view.lastRevision }).catch(() => undefined);
-    }
+    // After the check in progress: deleting at the revision seen before a renewal that then
+    // lands would be refused, and the standby would wait out a whole TTL instead.
+    void checking.then(() => {
+      if (view.leading && kv) return kv.delete(key, { previousSeq: view.lastRevision });
+      return undefined;
+    }).catch(() => undefined);
   };
 });

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { createActor, type Actor } from 'xstate';
-import { leaseKeeperLogic, openLeaseBucket } from '../../actors/manager/lease-keeper.js';
-import { systemClock } from '../../core/clock.js';
+import { MemoryKv } from '../../actors/intent/memory-kv.js';
+import { LEASE_BUCKET, leaseKeeperLogic, openLeaseBucket, type LeaseStore } from '../../actors/manager/lease-keeper.js';
+import { ManualClock, systemClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { Bus } from '../../messages/bus.js';
 import { nodeToken } from '../../messages/subjects.js';
@@ -105,5 +106,54 @@ describe('lease keeper on JetStream KV', function () {
     x.actor.stop();
     y.actor.stop();
     await Promise.all([x.bus.close(), y.bus.close()]);
+  });
+});
+
+/** A clean stop while a renewal is on the wire (MemoryKv, ManualClock: the race made exact). */
+describe('lease keeper: a clean stop during a renewal', function () {
+  it('deletes the lease after the renewal lands, so a standby takes over at once', async () => {
+    const clock = new ManualClock(0);
+    const kv = new MemoryKv();
+    const key = `${nodeToken('node-1')}.manager`;
+    const inner = kv.leaseStore(LEASE_BUCKET, 'mgr-a');
+    let hold: Promise<void> | undefined;
+    let release: () => void = () => undefined;
+    // The leader's store: a renewal lands at once, its answer waits while `hold` is set.
+    const store: LeaseStore = {
+      get: (k) => inner.get(k),
+      create: (k, v) => inner.create(k, v),
+      update: async (k, v, r) => {
+        const revision = await inner.update(k, v, r);
+        if (hold) await hold;
+        return revision;
+      },
+      delete: (k, o) => inner.delete(k, o),
+    };
+    let leading = false;
+    const actor = createActor(leaseKeeperLogic, {
+      input: {
+        bus: undefined as unknown as Bus,
+        clock,
+        node: 'node-1',
+        me: 'mgr-a',
+        heartbeatMs: 50,
+        ttlMs: 200,
+        logger: silentLogs().root,
+        onChange: (l) => (leading = l),
+        openStore: () => Promise.resolve(store),
+      },
+    });
+    actor.start();
+    for (let t = 0; t < 200 && !leading; t += 10) await clock.advance(10);
+    expect(leading, 'a leads').to.equal(true);
+    // The next renewal lands but its answer is still on the wire when the keeper is stopped.
+    hold = new Promise((r) => (release = r));
+    await clock.advance(60);
+    actor.stop();
+    release();
+    hold = undefined;
+    for (let i = 0; i < 20; i++) await clock.advance(1);
+    const last = await inner.get(key);
+    expect(last?.operation, 'deleted at the renewed revision, not refused at the old one').to.equal('DEL');
   });
 });
