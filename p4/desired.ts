@@ -159,13 +159,25 @@ export interface DiffPlan {
 
 /** What to write so that `actual` becomes `desired`. */
 export function diffEntities(desired: ReadonlyMap<string, Keyed>, actual: Iterable<WireEntity>, options: DiffOptions): DiffPlan {
+  const read: Keyed[] = [];
+  for (const entity of actual) read.push(keyed(entity));
+  return diffKeyed(desired, read, options);
+}
+
+/**
+ * diffEntities of a read-back keyed already (keyed() of each entity): a reconcile keys each
+ * Read response message as it arrives, while the target encodes the next, and diffs at the end
+ * against `desired` as it is then.
+ */
+export function diffKeyed(desired: ReadonlyMap<string, Keyed>, actual: readonly Keyed[], options: DiffOptions): DiffPlan {
   const upserts: WireUpdate[][] = [[], [], []];
   const deletes: WireUpdate[][] = [[], [], []];
-  const seen = new Set<string>();
+  const seen = new Set<Keyed>();
   let unchanged = 0;
   let retired = 0;
-  for (const entity of actual) {
-    const a = keyed(entity);
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const entity = a.entity;
     if (a.kind === KIND_TABLE && options.volatileTables.has(a.tableId)) {
       if (options.retire?.(entity)) {
         deletes[KIND_TABLE]!.push({ type: 'DELETE', entity: keyOnly(entity) });
@@ -178,13 +190,14 @@ export function diffEntities(desired: ReadonlyMap<string, Keyed>, actual: Iterab
       if (!a.isDefault) deletes[a.kind]!.push({ type: 'DELETE', entity: keyOnly(entity) });
       continue;
     }
-    seen.add(a.key);
+    seen.add(d);
     if (d.value === a.value) unchanged++;
     else upserts[d.kind]!.push({ type: 'MODIFY', entity: d.entity });
   }
   let insert = 0;
-  for (const [key, d] of desired) {
-    if (seen.has(key)) continue;
+  // After a restart against an intact target every desired entity was seen: nothing to insert.
+  if (seen.size < desired.size) for (const d of desired.values()) {
+    if (seen.has(d)) continue;
     upserts[d.kind]!.push({ type: d.isDefault ? 'MODIFY' : 'INSERT', entity: d.entity });
     insert++;
   }

@@ -149,7 +149,7 @@ export class P4RuntimeClient implements P4RuntimeLink {
    * Reads every entity the request matches (all response messages, flattened). A Read may be
    * long (every table of a big node) but not silent: no message for `readIdleMs` cancels it.
    */
-  read(req: Msg): Promise<Msg[]> {
+  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]> {
     const { serialize, path } = clientCodec('Read');
     const call = this.client.makeServerStreamRequest(path, serialize, decodeReadResponse, req);
     const out: Msg[] = [];
@@ -163,9 +163,20 @@ export class P4RuntimeClient implements P4RuntimeLink {
         }, this.readIdleMs);
       };
       arm();
+      let failed = false;
       call.on('data', (entities: Msg[]) => {
+        if (failed) return; // cancelled by the reader: what was in flight is not its any more
         arm();
         for (const e of entities) out.push(e);
+        if (!onMessage) return;
+        try {
+          onMessage(entities);
+        } catch (e) {
+          failed = true;
+          clearTimeout(idle);
+          reject(e instanceof Error ? e : new Error(String(e)));
+          call.cancel();
+        }
       });
       call.on('error', (e: ServiceError) => {
         clearTimeout(idle);

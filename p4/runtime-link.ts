@@ -23,8 +23,12 @@ export interface P4RuntimeLink {
   getPipeline(req: Msg): Promise<Msg>;
   /** SetForwardingPipelineConfig. */
   setPipeline(req: Msg): Promise<Msg>;
-  /** Every entity a ReadRequest matches, all response messages flattened. */
-  read(req: Msg): Promise<Msg[]>;
+  /**
+   * Every entity a ReadRequest matches, all response messages flattened. `onMessage`, when given,
+   * is told the entities of each response message as it arrives, so a caller can work on them
+   * while the target sends the rest; a throw from it fails the read with that error.
+   */
+  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]>;
   /** A WriteRequest; per-update failures reject with their details. */
   write(req: Msg): Promise<Msg>;
   /** One StreamChannel (arbitration and its notices). */

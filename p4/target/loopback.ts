@@ -225,7 +225,7 @@ export class LoopbackLink implements P4RuntimeLink {
     return this.unary('Write', req);
   }
 
-  read(req: Msg): Promise<Msg[]> {
+  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]> {
     return new Promise((resolve, reject) => {
       const refused = this.refusal();
       if (refused) return queueMicrotask(() => reject(p4RuntimeErrorOf(refused)));
@@ -235,12 +235,14 @@ export class LoopbackLink implements P4RuntimeLink {
       let done = false;
       let idle: TimerHandle | undefined;
       const call = new ServerStreamingCall(this.endpoint.definition.Read, (m) => this.tapped('Read', 'response', m));
+      let thrown: { error: unknown } | undefined;
       const settle = (status: Status): void => {
         if (done) return;
         done = true;
         if (idle) this.clock.clearTimeout(idle);
         this.settled(conn, settle);
-        if (status.code === GrpcStatus.OK) resolve(out);
+        if (thrown) reject(thrown.error instanceof Error ? thrown.error : new Error(String(thrown.error)));
+        else if (status.code === GrpcStatus.OK) resolve(out);
         else reject(p4RuntimeErrorOf(status));
       };
       const arm = (): void => {
@@ -256,10 +258,20 @@ export class LoopbackLink implements P4RuntimeLink {
         this.path.send(() => {
           if (done) return;
           arm();
+          let entities: Msg[];
           try {
-            for (const e of decodeReadResponse(chunk)) out.push(e);
+            entities = decodeReadResponse(chunk);
           } catch (e) {
             settle({ code: GrpcStatus.INTERNAL, details: `Response message parsing error: ${(e as Error).message}` });
+            call.cancel();
+            return;
+          }
+          for (const e of entities) out.push(e);
+          try {
+            onMessage?.(entities);
+          } catch (e) {
+            thrown = { error: e };
+            settle({ code: GrpcStatus.CANCELLED, details: 'the reader failed' });
             call.cancel();
           }
         });

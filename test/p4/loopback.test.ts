@@ -8,7 +8,7 @@ import type { WriteCounts } from '../../actors/manager/session/session-io.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
-import { desiredSet, type Keyed } from '../../p4/desired.js';
+import { desiredSet, diffEntities, type Keyed } from '../../p4/desired.js';
 import { ip, mac, tcp } from '../../p4/frames.js';
 import { encodeWriteRequest, P4RuntimeClient, P4RuntimeError } from '../../p4/runtime-client.js';
 import type { P4RuntimeLink, P4RuntimeLinkStream } from '../../p4/runtime-link.js';
@@ -367,6 +367,56 @@ describe('P4Runtime loopback link: the same bytes and answers as grpc', function
     expect(dup[2].map((d) => d.canonical_code)).to.deep.equal([6, 0]);
     expect((results[0]!.badStream as unknown[])[0], 'FAILED_PRECONDITION').to.equal(9);
   });
+});
+
+describe('P4Runtime read: each response message told as it arrives (grpc and loopback alike)', function () {
+  this.timeout(20_000);
+  const clock = new ManualClock(0);
+  // Three entities per ReadResponse, so that a read of the desired state is many messages.
+  const server = new P4RuntimeServer({ devices: [{ id: 1, ...modelDevice({ clock }) }], logger: silentLogs().root, clock, readChunk: 3 });
+  server.load(1, p4infoJson);
+  const dir = mkdtempSync(join(tmpdir(), 'infra-loopback-read-'));
+  const link = loopbackLink(server, { clock });
+  let grpc: P4RuntimeClient;
+  const all = [{ table_entry: { table_id: 0 } }, ...info.actionProfiles.flatMap((p) => [{ action_profile_member: { action_profile_id: p.id } }, { action_profile_group: { action_profile_id: p.id } }])];
+
+  before(async () => {
+    await server.listen(`unix://${join(dir, 'p4rt.sock')}`);
+    grpc = new P4RuntimeClient(`unix://${join(dir, 'p4rt.sock')}`);
+    const st = link.openStream();
+    st.send({ arbitration: { device_id: 1, election_id: { high: 0, low: 1 } } });
+    await st.next();
+    for (const phase of diffEntities(desiredSet(DESIRED), [], { volatileTables: new Set() }).phases) await link.write({ device_id: 1, election_id: { high: 0, low: 1 }, updates: [...phase] });
+    st.close();
+  });
+  after(async () => {
+    grpc.close();
+    await server.close(100);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const side of ['loopback', 'grpc'] as const) {
+    it(`${side}: every message's entities, in order, make the whole read; a throw from the reader fails the read with that error`, async () => {
+      const c: P4RuntimeLink = side === 'grpc' ? grpc : link;
+      const messages: (readonly Msg[])[] = [];
+      const whole = await c.read({ device_id: 1, entities: all }, (m) => messages.push(m));
+      expect(whole).to.have.length(DESIRED.length);
+      expect(messages.length).to.equal(Math.ceil(DESIRED.length / 3));
+      expect(messages.every((m) => m.length <= 3)).to.equal(true);
+      expect(messages.flat()).to.deep.equal(whole);
+
+      const mine = new Error('the reader gave up');
+      let told = 0;
+      const failed = await c.read({ device_id: 1, entities: all }, () => {
+        if (++told === 2) throw mine;
+      }).then(
+        () => expect.fail('should fail'),
+        (e: unknown) => e,
+      );
+      expect(failed).to.equal(mine);
+      expect(await c.read({ device_id: 1, entities: all }), 'the link reads on').to.have.length(DESIRED.length);
+    });
+  }
 });
 
 /** Same seed, same run: the bytes carried and the session's states, time-stamped, are identical. */

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { diffEntities, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
+import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
 import { P4RuntimeError } from '../../../p4/runtime-client.js';
 import type { P4RuntimeLink } from '../../../p4/runtime-link.js';
 import { toUint128 } from '../../../p4/uint128.js';
@@ -110,10 +110,23 @@ export async function ensurePipeline(t: SessionTarget, ours: OurPipeline, log: L
   return true;
 }
 
-/** Everything the target holds that reconcile compares: all table entries, members and groups. */
-export async function readAll(t: SessionTarget, profileIds: readonly number[]): Promise<WireEntity[]> {
+/** What reconcile read back: the entities as the target sent them, and each keyed for the diff. */
+export interface ReadBack {
+  readonly entities: readonly WireEntity[];
+  readonly keyed: readonly Keyed[];
+}
+
+/**
+ * Everything the target holds that reconcile compares: all table entries, members and groups.
+ * Each response message is keyed as it arrives, while the target encodes the next one.
+ */
+export async function readAll(t: SessionTarget, profileIds: readonly number[]): Promise<ReadBack> {
   const entities = [{ table_entry: { table_id: 0 } }, ...profileIds.flatMap((id) => [{ action_profile_member: { action_profile_id: id } }, { action_profile_group: { action_profile_id: id } }])];
-  return t.client.read({ device_id: t.deviceId, entities });
+  const read: Keyed[] = [];
+  const all = await t.client.read({ device_id: t.deviceId, entities }, (message) => {
+    for (const e of message) read.push(keyed(e));
+  });
+  return { entities: all, keyed: read };
 }
 
 /** Writes a plan phase by phase (each phase in batches), in order. Throws P4RuntimeError. */

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { assign, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import type { Random } from '../../../core/random.js';
 import type { Keyed, WireEntity } from '../../../p4/desired.js';
-import { diffEntities } from '../../../p4/desired.js';
+import { diffKeyed } from '../../../p4/desired.js';
 import { P4RuntimeClient, type CallTimeouts, type ClientTls } from '../../../p4/runtime-client.js';
 import type { P4RuntimeLink } from '../../../p4/runtime-link.js';
 import { toUint128 } from '../../../p4/uint128.js';
@@ -165,7 +165,7 @@ function tracked(link: P4RuntimeLink): TrackedLink {
   return {
     getPipeline: (r) => link.getPipeline(r),
     setPipeline: (r) => link.setPipeline(r),
-    read: (r) => link.read(r),
+    read: (r, onMessage) => link.read(r, onMessage),
     write: (r) => {
       const p = link.write(r);
       pending.add(p);
@@ -213,13 +213,13 @@ export const sessionLogic = setup({
         input.takeChanges?.();
         input.takeRetire?.();
         const desired = input.desired();
-        const plan = diffEntities(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
+        const plan = diffKeyed(desired, actual.keyed, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
         // After this plan the target holds exactly `desired` (learned tables aside); when the plan is
         // empty it already did, so keying the read-back a second time would only cost time.
         const shadow = shadowOf(desired);
         const writes = await writePlan(t, plan, input.batchSize);
         const counts = countsOf(plan, writes);
-        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000, { plan, counts, actual, shadow }));
+        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000, { plan, counts, actual: actual.entities, shadow }));
         return { counts, shadow };
       } catch (e) {
         tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000));
