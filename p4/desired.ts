@@ -23,9 +23,9 @@ export interface WireUpdate {
 }
 
 /** Members first, then groups, then entries (what references comes after what it references). */
-const KIND_MEMBER = 0;
-const KIND_GROUP = 1;
-const KIND_TABLE = 2;
+export const KIND_MEMBER = 0;
+export const KIND_GROUP = 1;
+export const KIND_TABLE = 2;
 
 export interface Keyed {
   /** Identity: kind, table or profile id, match key or member/group id. */
@@ -45,12 +45,16 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 /** Canonical hex of a bytestring: no leading zero bytes, "00" for zero. */
 export function canonicalHex(v: unknown): string {
   const b = v instanceof Uint8Array ? v : EMPTY;
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  if (b.length === 0) return '00';
-  if (b.length - i === 1) return HEX[b[i]!]!;
-  let s = '';
-  for (; i < b.length; i++) s += HEX[b[i]!];
+  return canonicalHexOf(b, 0, b.length);
+}
+
+/** canonicalHex of the bytes [start, end) of `b`, without a view of them. */
+export function canonicalHexOf(b: Uint8Array, start: number, end: number): string {
+  if (start === end) return '00';
+  let i = start;
+  while (i < end - 1 && b[i] === 0) i++;
+  let s = HEX[b[i]!]!;
+  for (i++; i < end; i++) s += HEX[b[i]!];
   return s;
 }
 
@@ -176,18 +180,18 @@ export function diffKeyed(desired: ReadonlyMap<string, Keyed>, actual: readonly 
   let unchanged = 0;
   let retired = 0;
   for (let i = 0; i < actual.length; i++) {
+    // a.entity only where it is needed: a read-back entity may decode its object on first use.
     const a = actual[i]!;
-    const entity = a.entity;
     if (a.kind === KIND_TABLE && options.volatileTables.has(a.tableId)) {
-      if (options.retire?.(entity)) {
-        deletes[KIND_TABLE]!.push({ type: 'DELETE', entity: keyOnly(entity) });
+      if (options.retire?.(a.entity)) {
+        deletes[KIND_TABLE]!.push({ type: 'DELETE', entity: keyOnly(a.entity) });
         retired++;
       }
       continue;
     }
     const d = desired.get(a.key);
     if (!d) {
-      if (!a.isDefault) deletes[a.kind]!.push({ type: 'DELETE', entity: keyOnly(entity) });
+      if (!a.isDefault) deletes[a.kind]!.push({ type: 'DELETE', entity: keyOnly(a.entity) });
       continue;
     }
     seen.add(d);

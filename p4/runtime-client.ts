@@ -149,10 +149,21 @@ export class P4RuntimeClient implements P4RuntimeLink {
    * Reads every entity the request matches (all response messages, flattened). A Read may be
    * long (every table of a big node) but not silent: no message for `readIdleMs` cancels it.
    */
-  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]> {
-    const { serialize, path } = clientCodec('Read');
-    const call = this.client.makeServerStreamRequest(path, serialize, decodeReadResponse, req);
+  read(req: Msg): Promise<Msg[]> {
     const out: Msg[] = [];
+    return this.serverStream(req, decodeReadResponse, (entities: Msg[]) => {
+      for (const e of entities) out.push(e);
+    }).then(() => out);
+  }
+
+  /** The Read's response messages, undecoded, each told as it arrives (P4RuntimeLink.readEach). */
+  readEach(req: Msg, onMessage: (message: Uint8Array) => void): Promise<void> {
+    return this.serverStream(req, (b: Uint8Array) => b, onMessage);
+  }
+
+  private serverStream<T>(req: Msg, deserialize: (b: Uint8Array) => T, each: (m: T) => void): Promise<void> {
+    const { serialize, path } = clientCodec('Read');
+    const call = this.client.makeServerStreamRequest(path, serialize, deserialize, req);
     return new Promise((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
       const arm = (): void => {
@@ -164,13 +175,11 @@ export class P4RuntimeClient implements P4RuntimeLink {
       };
       arm();
       let failed = false;
-      call.on('data', (entities: Msg[]) => {
-        if (failed) return; // cancelled by the reader: what was in flight is not its any more
+      call.on('data', (m: T) => {
+        if (failed) return; // the reader gave up and cancelled: what was in flight is not its any more
         arm();
-        for (const e of entities) out.push(e);
-        if (!onMessage) return;
         try {
-          onMessage(entities);
+          each(m);
         } catch (e) {
           failed = true;
           clearTimeout(idle);
@@ -184,7 +193,7 @@ export class P4RuntimeClient implements P4RuntimeLink {
       });
       call.on('end', () => {
         clearTimeout(idle);
-        resolve(out);
+        resolve();
       });
     });
   }

@@ -23,12 +23,14 @@ export interface P4RuntimeLink {
   getPipeline(req: Msg): Promise<Msg>;
   /** SetForwardingPipelineConfig. */
   setPipeline(req: Msg): Promise<Msg>;
+  /** Every entity a ReadRequest matches, all response messages flattened. */
+  read(req: Msg): Promise<Msg[]>;
   /**
-   * Every entity a ReadRequest matches, all response messages flattened. `onMessage`, when given,
-   * is told the entities of each response message as it arrives, so a caller can work on them
-   * while the target sends the rest; a throw from it fails the read with that error.
+   * The same Read, its ReadResponse messages undecoded, each told to `onMessage` as it arrives,
+   * so that a caller can work on them while the target sends the rest. A throw from `onMessage`
+   * cancels the read and fails it with that error.
    */
-  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]>;
+  readEach(req: Msg, onMessage: (message: Uint8Array) => void): Promise<void>;
   /** A WriteRequest; per-update failures reject with their details. */
   write(req: Msg): Promise<Msg>;
   /** One StreamChannel (arbitration and its notices). */

@@ -173,7 +173,10 @@ export class SessionMetrics implements SessionObserver {
     this.replaced(outcome.shadow);
     // Learned entries as read, less those this reconcile retired.
     for (const s of this.learned.values()) s.count = 0;
-    this.countLearned(outcome.actual, 1);
+    for (const k of outcome.actual) {
+      const slot = k.kind === KIND_TABLE ? this.learned.get(k.tableId) : undefined;
+      if (slot) slot.count++;
+    }
     for (const phase of outcome.plan.phases) {
       if (phase[0]?.type !== 'DELETE') continue;
       this.countLearned(

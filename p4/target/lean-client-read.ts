@@ -31,6 +31,14 @@ export function decodeLeanRead(buf: Uint8Array): Msg[] | undefined {
   }
 }
 
+/**
+ * One Entity from the bytes [start, end) of a message (lean-client-keyed.ts decodes a keyed
+ * entity only when it is asked for). Throws NOT_LEAN for what the lean path does not take.
+ */
+export function decodeLeanEntity(buf: Uint8Array, start: number, end: number): Msg {
+  return entity(new LeanReader(buf, start, end), end);
+}
+
 function entity(r: LeanReader, end: number): Msg {
   if (r.pos === end) return {};
   const tag = r.tag();

@@ -225,13 +225,28 @@ export class LoopbackLink implements P4RuntimeLink {
     return this.unary('Write', req);
   }
 
-  read(req: Msg, onMessage?: (entities: readonly Msg[]) => void): Promise<Msg[]> {
+  read(req: Msg): Promise<Msg[]> {
+    const out: Msg[] = [];
+    return this.serverStream(req, decodeReadResponse, (entities) => {
+      for (const e of entities) out.push(e);
+    }).then(() => out);
+  }
+
+  readEach(req: Msg, onMessage: (message: Uint8Array) => void): Promise<void> {
+    return this.serverStream(req, (b) => b, onMessage);
+  }
+
+  /**
+   * A Read as grpc-js carries it: each response message through `deserialize` (a throw there is
+   * grpc's INTERNAL "Response message parsing error"), then to `each` (a throw there cancels the
+   * call and fails it with that error).
+   */
+  private serverStream<T>(req: Msg, deserialize: (b: Uint8Array) => T, each: (m: T) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const refused = this.refusal();
       if (refused) return queueMicrotask(() => reject(p4RuntimeErrorOf(refused)));
       const conn = this.connection;
       const bytes = this.encode('Read', req);
-      const out: Msg[] = [];
       let done = false;
       let idle: TimerHandle | undefined;
       const call = new ServerStreamingCall(this.endpoint.definition.Read, (m) => this.tapped('Read', 'response', m));
@@ -242,7 +257,7 @@ export class LoopbackLink implements P4RuntimeLink {
         if (idle) this.clock.clearTimeout(idle);
         this.settled(conn, settle);
         if (thrown) reject(thrown.error instanceof Error ? thrown.error : new Error(String(thrown.error)));
-        else if (status.code === GrpcStatus.OK) resolve(out);
+        else if (status.code === GrpcStatus.OK) resolve();
         else reject(p4RuntimeErrorOf(status));
       };
       const arm = (): void => {
@@ -258,17 +273,16 @@ export class LoopbackLink implements P4RuntimeLink {
         this.path.send(() => {
           if (done) return;
           arm();
-          let entities: Msg[];
+          let m: T;
           try {
-            entities = decodeReadResponse(chunk);
+            m = deserialize(chunk);
           } catch (e) {
             settle({ code: GrpcStatus.INTERNAL, details: `Response message parsing error: ${(e as Error).message}` });
             call.cancel();
             return;
           }
-          for (const e of entities) out.push(e);
           try {
-            onMessage?.(entities);
+            each(m);
           } catch (e) {
             thrown = { error: e };
             settle({ code: GrpcStatus.CANCELLED, details: 'the reader failed' });

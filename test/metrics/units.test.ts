@@ -128,7 +128,7 @@ describe('metrics: building blocks', function () {
       const outcome: ReconcileOutcome = {
         plan: { phases: [[{ type: 'DELETE', entity: retiredFlow }]], counts: { insert: 0, modify: 0, delete: 0, unchanged: 6, retired: 1 } },
         counts: { insert: 4, modify: 1, delete: 2, unchanged: 6, retired: 1, writes: 3 },
-        actual,
+        actual: actual.map(keyed),
         shadow,
       };
       m.reconciled(0.25, outcome);

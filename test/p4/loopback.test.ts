@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActor } from 'xstate';
 import { sessionLogic, type SessionInput, type SessionRef } from '../../actors/manager/session/session.js';
-import type { WriteCounts } from '../../actors/manager/session/session-io.js';
+import { keyReadResponse, type WriteCounts } from '../../actors/manager/session/session-io.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
 import { desiredSet, diffEntities, type Keyed } from '../../p4/desired.js';
 import { ip, mac, tcp } from '../../p4/frames.js';
-import { encodeWriteRequest, P4RuntimeClient, P4RuntimeError } from '../../p4/runtime-client.js';
+import { decodeReadResponse, encodeWriteRequest, P4RuntimeClient, P4RuntimeError } from '../../p4/runtime-client.js';
 import type { P4RuntimeLink, P4RuntimeLinkStream } from '../../p4/runtime-link.js';
 import { LoopbackPath, loopbackLink, type LoopbackFrame, type LoopbackLink } from '../../p4/target/loopback.js';
 import { modelDevice } from '../../p4/target/model-program.js';
@@ -369,7 +369,7 @@ describe('P4Runtime loopback link: the same bytes and answers as grpc', function
   });
 });
 
-describe('P4Runtime read: each response message told as it arrives (grpc and loopback alike)', function () {
+describe('P4Runtime readEach: each response message told as it arrives, undecoded (grpc and loopback alike)', function () {
   this.timeout(20_000);
   const clock = new ManualClock(0);
   // Three entities per ReadResponse, so that a read of the desired state is many messages.
@@ -396,18 +396,25 @@ describe('P4Runtime read: each response message told as it arrives (grpc and loo
   });
 
   for (const side of ['loopback', 'grpc'] as const) {
-    it(`${side}: every message's entities, in order, make the whole read; a throw from the reader fails the read with that error`, async () => {
+    it(`${side}: the messages, decoded in order, are the whole read; a throw from the reader fails the read with that error`, async () => {
       const c: P4RuntimeLink = side === 'grpc' ? grpc : link;
-      const messages: (readonly Msg[])[] = [];
-      const whole = await c.read({ device_id: 1, entities: all }, (m) => messages.push(m));
+      const messages: Msg[][] = [];
+      await c.readEach({ device_id: 1, entities: all }, (m) => messages.push(decodeReadResponse(m)));
+      const whole = await c.read({ device_id: 1, entities: all });
       expect(whole).to.have.length(DESIRED.length);
       expect(messages.length).to.equal(Math.ceil(DESIRED.length / 3));
       expect(messages.every((m) => m.length <= 3)).to.equal(true);
       expect(messages.flat()).to.deep.equal(whole);
+      // Keyed from the bytes as reconcile keys them: every desired entity, equal in key and value.
+      const read: Keyed[] = [];
+      await c.readEach({ device_id: 1, entities: all }, (m) => keyReadResponse(m, read));
+      const desired = desiredSet(DESIRED);
+      expect(read.map((k) => [k.key, k.value]).sort()).to.deep.equal([...desired.values()].map((k) => [k.key, k.value]).sort());
+      expect(read.map((k) => k.entity)).to.deep.equal(whole);
 
       const mine = new Error('the reader gave up');
       let told = 0;
-      const failed = await c.read({ device_id: 1, entities: all }, () => {
+      const failed = await c.readEach({ device_id: 1, entities: all }, () => {
         if (++told === 2) throw mine;
       }).then(
         () => expect.fail('should fail'),

@@ -8,8 +8,10 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { diffEntities, keyed, type DiffPlan, type Keyed, type WireEntity, type WireUpdate } from '../../../p4/desired.js';
-import { P4RuntimeError } from '../../../p4/runtime-client.js';
+import { decodeReadResponse, P4RuntimeError } from '../../../p4/runtime-client.js';
+import { keyLeanRead } from '../../../p4/target/lean-client-keyed.js';
 import type { P4RuntimeLink } from '../../../p4/runtime-link.js';
+import { RpcCode } from '../../../p4/rpc-code.js';
 import { toUint128 } from '../../../p4/uint128.js';
 import { fromProto3Json, p4Types } from '../../../p4/runtime-proto.js';
 
@@ -47,7 +49,8 @@ export interface SessionObserver {
 export interface ReconcileOutcome {
   readonly plan: DiffPlan;
   readonly counts: WriteCounts;
-  readonly actual: readonly WireEntity[];
+  /** What was read back, keyed (an entity's object is decoded only if asked for). */
+  readonly actual: readonly Keyed[];
   readonly shadow: ReadonlyMap<string, Keyed>;
 }
 
@@ -118,15 +121,27 @@ export interface ReadBack {
 
 /**
  * Everything the target holds that reconcile compares: all table entries, members and groups.
- * Each response message is keyed as it arrives, while the target encodes the next one.
+ * Each response message is keyed as it arrives, from its bytes (p4/target/lean-client-keyed.ts),
+ * while the target encodes the next; entity objects are decoded only where the diff needs them.
  */
-export async function readAll(t: SessionTarget, profileIds: readonly number[]): Promise<ReadBack> {
+export async function readAll(t: SessionTarget, profileIds: readonly number[]): Promise<Keyed[]> {
   const entities = [{ table_entry: { table_id: 0 } }, ...profileIds.flatMap((id) => [{ action_profile_member: { action_profile_id: id } }, { action_profile_group: { action_profile_id: id } }])];
   const read: Keyed[] = [];
-  const all = await t.client.read({ device_id: t.deviceId, entities }, (message) => {
-    for (const e of message) read.push(keyed(e));
-  });
-  return { entities: all, keyed: read };
+  await t.client.readEach({ device_id: t.deviceId, entities }, (message) => keyReadResponse(message, read));
+  return read;
+}
+
+/** Keys one ReadResponse message into `out`: from its bytes where it can, else from its decoded entities. */
+export function keyReadResponse(message: Uint8Array, out: Keyed[]): void {
+  if (keyLeanRead(message, out)) return;
+  let entities: WireEntity[];
+  try {
+    entities = decodeReadResponse(message);
+  } catch (e) {
+    // What grpc-js answers when its deserializer throws, as a plain read would have failed.
+    throw new P4RuntimeError(RpcCode.INTERNAL, `Response message parsing error: ${(e as Error).message}`, []);
+  }
+  for (const e of entities) out.push(keyed(e));
 }
 
 /** Writes a plan phase by phase (each phase in batches), in order. Throws P4RuntimeError. */

@@ -165,7 +165,8 @@ function tracked(link: P4RuntimeLink): TrackedLink {
   return {
     getPipeline: (r) => link.getPipeline(r),
     setPipeline: (r) => link.setPipeline(r),
-    read: (r, onMessage) => link.read(r, onMessage),
+    read: (r) => link.read(r),
+    readEach: (r, onMessage) => link.readEach(r, onMessage),
     write: (r) => {
       const p = link.write(r);
       pending.add(p);
@@ -213,13 +214,13 @@ export const sessionLogic = setup({
         input.takeChanges?.();
         input.takeRetire?.();
         const desired = input.desired();
-        const plan = diffKeyed(desired, actual.keyed, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
+        const plan = diffKeyed(desired, actual, { volatileTables: input.volatileTables, ...(input.retire ? { retire: input.retire } : {}) });
         // After this plan the target holds exactly `desired` (learned tables aside); when the plan is
         // empty it already did, so keying the read-back a second time would only cost time.
         const shadow = shadowOf(desired);
         const writes = await writePlan(t, plan, input.batchSize);
         const counts = countsOf(plan, writes);
-        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000, { plan, counts, actual: actual.entities, shadow }));
+        tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000, { plan, counts, actual, shadow }));
         return { counts, shadow };
       } catch (e) {
         tell(input.observer, (o) => o.reconciled((stopwatch() - started) / 1000));
