@@ -113,12 +113,6 @@ export async function ensurePipeline(t: SessionTarget, ours: OurPipeline, log: L
   return true;
 }
 
-/** What reconcile read back: the entities as the target sent them, and each keyed for the diff. */
-export interface ReadBack {
-  readonly entities: readonly WireEntity[];
-  readonly keyed: readonly Keyed[];
-}
-
 /**
  * Everything the target holds that reconcile compares: all table entries, members and groups.
  * Each response message is keyed as it arrives, from its bytes (p4/target/lean-client-keyed.ts),
