@@ -21,7 +21,7 @@
  * createActor(sessionLogic, { input: { …, observer: metrics } });
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Keyed, WireEntity, WireUpdate } from '../../p4/desired.js';
+import { KIND_GROUP, KIND_MEMBER, KIND_TABLE, type Keyed, type WireEntity, type WireUpdate } from '../../p4/desired.js';
 import type { P4Info } from '../../p4/p4info.js';
 import { P4RuntimeError } from '../../p4/runtime-client.js';
 import type { ReconcileOutcome, SessionObserver } from '../manager/session/session-io.js';
@@ -29,9 +29,6 @@ import { BUCKETS, PREFIX, RPC_CODE_NAMES, rpcCodeName } from './registry.js';
 
 const OPS = ['insert', 'modify', 'delete'] as const;
 const OP_INDEX: Readonly<Record<string, number>> = { INSERT: 0, MODIFY: 1, DELETE: 2 };
-const KIND_MEMBER = 0;
-const KIND_GROUP = 1;
-const KIND_TABLE = 2;
 
 type Inc = (n: number) => void;
 type SetValue = (n: number) => void;

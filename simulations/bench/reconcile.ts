@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createActor } from 'xstate';
 import { sessionLogic } from '../../actors/manager/session/session.js';
-import type { WriteCounts } from '../../actors/manager/session/session-io.js';
+import { readAllRequest, type WriteCounts } from '../../actors/manager/session/session-io.js';
 import { systemClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
@@ -110,10 +110,9 @@ async function rawWrite(target: TargetProcess, desired: ReadonlyMap<string, Keye
 /** A Read of every table, member and group, its messages counted and not decoded: the read alone. */
 async function rawRead(target: TargetProcess): Promise<number> {
   const client = new P4RuntimeClient(target.address);
-  const entities = [{ table_entry: { table_id: 0 } }, ...info.actionProfiles.flatMap((p) => [{ action_profile_member: { action_profile_id: p.id } }, { action_profile_group: { action_profile_id: p.id } }])];
   let bytes = 0;
   const t0 = performance.now();
-  await client.readEach({ device_id: 1, entities }, (m) => void (bytes += m.length));
+  await client.readEach(readAllRequest(1, info.actionProfiles.map((p) => p.id)), (m) => void (bytes += m.length));
   const seconds = (performance.now() - t0) / 1000;
   client.close();
   if (bytes === 0) throw new Error('the raw read returned nothing');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActor } from 'xstate';
 import { sessionLogic, type SessionInput, type SessionRef } from '../../actors/manager/session/session.js';
-import { keyReadResponse, type WriteCounts } from '../../actors/manager/session/session-io.js';
+import { keyReadResponse, readAllRequest, type WriteCounts } from '../../actors/manager/session/session-io.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogs } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
@@ -378,7 +378,7 @@ describe('P4Runtime readEach: each response message told as it arrives, undecode
   const dir = mkdtempSync(join(tmpdir(), 'infra-loopback-read-'));
   const link = loopbackLink(server, { clock });
   let grpc: P4RuntimeClient;
-  const all = [{ table_entry: { table_id: 0 } }, ...info.actionProfiles.flatMap((p) => [{ action_profile_member: { action_profile_id: p.id } }, { action_profile_group: { action_profile_id: p.id } }])];
+  const all = readAllRequest(1, info.actionProfiles.map((p) => p.id));
 
   before(async () => {
     await server.listen(`unix://${join(dir, 'p4rt.sock')}`);
@@ -399,29 +399,29 @@ describe('P4Runtime readEach: each response message told as it arrives, undecode
     it(`${side}: the messages, decoded in order, are the whole read; a throw from the reader fails the read with that error`, async () => {
       const c: P4RuntimeLink = side === 'grpc' ? grpc : link;
       const messages: Msg[][] = [];
-      await c.readEach({ device_id: 1, entities: all }, (m) => messages.push(decodeReadResponse(m)));
-      const whole = await c.read({ device_id: 1, entities: all });
+      await c.readEach(all, (m) => messages.push(decodeReadResponse(m)));
+      const whole = await c.read(all);
       expect(whole).to.have.length(DESIRED.length);
       expect(messages.length).to.equal(Math.ceil(DESIRED.length / 3));
       expect(messages.every((m) => m.length <= 3)).to.equal(true);
       expect(messages.flat()).to.deep.equal(whole);
       // Keyed from the bytes as reconcile keys them: every desired entity, equal in key and value.
       const read: Keyed[] = [];
-      await c.readEach({ device_id: 1, entities: all }, (m) => keyReadResponse(m, read));
+      await c.readEach(all, (m) => keyReadResponse(m, read));
       const desired = desiredSet(DESIRED);
       expect(read.map((k) => [k.key, k.value]).sort()).to.deep.equal([...desired.values()].map((k) => [k.key, k.value]).sort());
       expect(read.map((k) => k.entity)).to.deep.equal(whole);
 
       const mine = new Error('the reader gave up');
       let told = 0;
-      const failed = await c.readEach({ device_id: 1, entities: all }, () => {
+      const failed = await c.readEach(all, () => {
         if (++told === 2) throw mine;
       }).then(
         () => expect.fail('should fail'),
         (e: unknown) => e,
       );
       expect(failed).to.equal(mine);
-      expect(await c.read({ device_id: 1, entities: all }), 'the link reads on').to.have.length(DESIRED.length);
+      expect(await c.read(all), 'the link reads on').to.have.length(DESIRED.length);
     });
   }
 });

@@ -119,10 +119,15 @@ export async function ensurePipeline(t: SessionTarget, ours: OurPipeline, log: L
  * while the target encodes the next; entity objects are decoded only where the diff needs them.
  */
 export async function readAll(t: SessionTarget, profileIds: readonly number[]): Promise<Keyed[]> {
-  const entities = [{ table_entry: { table_id: 0 } }, ...profileIds.flatMap((id) => [{ action_profile_member: { action_profile_id: id } }, { action_profile_group: { action_profile_id: id } }])];
   const read: Keyed[] = [];
-  await t.client.readEach({ device_id: t.deviceId, entities }, (message) => keyReadResponse(message, read));
+  await t.client.readEach(readAllRequest(t.deviceId, profileIds), (message) => keyReadResponse(message, read));
   return read;
+}
+
+/** The ReadRequest of every table entry, and every member and group of the given profiles. */
+export function readAllRequest(deviceId: number, profileIds: readonly number[]): Record<string, unknown> {
+  const entities = [{ table_entry: { table_id: 0 } }, ...profileIds.flatMap((id) => [{ action_profile_member: { action_profile_id: id } }, { action_profile_group: { action_profile_id: id } }])];
+  return { device_id: deviceId, entities };
 }
 
 /** Keys one ReadResponse message into `out`: from its bytes where it can, else from its decoded entities. */
