@@ -84,9 +84,7 @@ function tableEntry(r: LeanReader, end: number, eStart: number, eEnd: number): K
     if (tag === 0x08 && last < 1) tableId = r.varint32();
     else if (tag === 0x12 && last <= 2) {
       const [id, text] = fieldMatch(r, r.sub(end));
-      // keyed() sorts fields that come out of order; this path keys only ascending ones.
-      if (id <= lastField) notLean();
-      match += (lastField < 0 ? '' : ',') + id + '=' + text;
+      match = withPair(match, lastField, id, text);
       lastField = id;
     } else if (tag === 0x1a && last < 3) value = tableAction(r, r.sub(end));
     else if (tag === 0x20 && last < 4) r.int32(); // priority: not part of an exact entry's key
@@ -118,11 +116,23 @@ function fieldMatch(r: LeanReader, end: number): [number, string] {
 function exact(r: LeanReader, end: number): string {
   if (r.pos === end) return '00';
   if (r.tag() !== 0x0a) notLean();
+  const text = bytesHex(r, end);
+  if (r.pos !== end) notLean();
+  return text;
+}
+
+/** A bytes field (its length is read here) as canonical hex. */
+function bytesHex(r: LeanReader, end: number): string {
   const stop = r.sub(end);
   const text = hex(r.buf, r.pos, stop);
   r.pos = stop;
-  if (r.pos !== end) notLean();
   return text;
+}
+
+/** keyed()'s "id=hex" list with one more pair; this path keys only ascending ids (keyed() sorts others). */
+function withPair(list: string, lastId: number, id: number, text: string): string {
+  if (id <= lastId) notLean();
+  return (lastId < 0 ? '' : list + ',') + id + '=' + text;
 }
 
 function tableAction(r: LeanReader, end: number): string {
@@ -147,29 +157,30 @@ function action(r: LeanReader, end: number): string {
     const tag = r.tag();
     if (tag === 0x08 && last < 1) id = r.varint32();
     else if (tag === 0x22 && last <= 4) {
-      const stop = r.sub(end);
-      let pid = 0;
-      let text = '00';
-      let lastInner = 0;
-      while (r.pos < stop) {
-        const t = r.tag();
-        if (t === 0x10 && lastInner < 2) pid = r.varint32();
-        else if (t === 0x1a && lastInner < 3) {
-          const vEnd = r.sub(stop);
-          text = hex(r.buf, r.pos, vEnd);
-          r.pos = vEnd;
-        } else notLean();
-        lastInner = t >>> 3;
-      }
-      if (r.pos !== stop) notLean();
-      if (pid <= lastParam) notLean();
-      params += (lastParam < 0 ? '' : ',') + pid + '=' + text;
+      const [pid, text] = param(r, r.sub(end));
+      params = withPair(params, lastParam, pid, text);
       lastParam = pid;
     } else notLean();
     last = tag >>> 3;
   }
   if (r.pos !== end) notLean();
   return 'a' + id + '(' + params + ')';
+}
+
+/** Action.Param { param_id, value }: its id and canonical hex. */
+function param(r: LeanReader, end: number): [number, string] {
+  let id = 0;
+  let text = '00';
+  let last = 0;
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === 0x10 && last < 2) id = r.varint32();
+    else if (tag === 0x1a && last < 3) text = bytesHex(r, end);
+    else notLean();
+    last = tag >>> 3;
+  }
+  if (r.pos !== end) notLean();
+  return [id, text];
 }
 
 /** TableEntry.IdleTimeout: checked as the lean decoder checks it, not part of key or value. */
